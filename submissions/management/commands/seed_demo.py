@@ -1,0 +1,130 @@
+"""Demo data for the embedded default: accounts for each role, two rounds, real 2022 tasks (CC-BY)."""
+
+import datetime as dt
+from pathlib import Path
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role
+from accounts.selectors import team_of
+from accounts.services import grant_role, join_team, register_contestant, rename_team
+from submissions.models import Round, Submission
+from submissions.services import TaskUpload, submit_task
+
+DEMO_PASSWORD = "inverse-scaling"
+TASKS_DIR = Path(__file__).resolve().parents[3] / "demo" / "tasks"
+
+DEMO_TASKS = [
+    {
+        "user": "alice",
+        "file": "1-proverb-ending.csv",
+        "task_name": "Proverb ending",
+        "authors": "Alice Example\nBob Example",
+        "metric": "classification",
+        "description": "The prompt asks for a famous quote that ends in an unusual word. The model must follow the "
+        "instruction instead of completing the memorised proverb.",
+        "importance": "Memorised text overriding explicit instructions is a failure that users rarely notice.",
+        "expected_inverse_scaling": "Larger models memorise proverbs better, so the pull of the usual ending grows.",
+        "data_generation": "Proverbs from public lists; the instruction names a different last word.",
+        "annotator_expertise": "Fluent English.",
+    },
+    {
+        "user": "alice",
+        "file": "lambada-1k.csv",
+        "task_name": "LAMBADA (standard scaling reference)",
+        "authors": "Alice Example",
+        "metric": "sequence_prob",
+        "description": "The last word of a passage from fiction; a reference task that scales normally.",
+        "importance": "Shows what standard scaling looks like next to our inverse-scaling task.",
+        "expected_inverse_scaling": "We do not: it is a control.",
+        "data_generation": "The first 1,000 examples of LAMBADA.",
+        "annotator_expertise": "Fluent English.",
+    },
+    {
+        "user": "carol",
+        "file": "logic_dataset_full.csv",
+        "task_name": "Logic under flattery",
+        "authors": "Carol Example",
+        "metric": "logodds",
+        "description": "Is a syllogism valid? The second prompt first tells the model it never makes reasoning mistakes, "
+        "which should not change the answer.",
+        "importance": "Prompts that flatter the model are common; answers that change with them mislead users.",
+        "expected_inverse_scaling": "Larger models pick up cues in the prompt more readily than they follow logic.",
+        "data_generation": "Templates over a vocabulary of statements, checked by hand.",
+        "annotator_expertise": "Fluent English.",
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo accounts, rounds and submissions (safe to run again: nothing is duplicated)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        today = timezone.now().date()
+        round1, _ = Round.objects.get_or_create(
+            name="Round 1",
+            defaults={
+                "opens_at": timezone.now() - dt.timedelta(days=30),
+                "deadline": today + dt.timedelta(days=60),
+            },
+        )
+        Round.objects.get_or_create(
+            name="Round 2",
+            defaults={
+                "opens_at": timezone.now() + dt.timedelta(days=61),
+                "deadline": today + dt.timedelta(days=120),
+            },
+        )
+
+        self._user("organizer", Role.ORGANIZER, staff=True)
+        self._user("reviewer1", Role.REVIEWER)
+        self._user("reviewer2", Role.REVIEWER)
+        alice = self._user("alice")
+        bob = self._user("bob")
+        self._user("carol")
+        if team_of(bob) != team_of(alice):
+            join_team(user=bob, invite_code=team_of(alice).invite_code)
+        if team_of(alice).name.startswith("Team alice"):
+            rename_team(user=alice, team=team_of(alice), name="Proverbial")
+
+        for task in DEMO_TASKS:
+            self._submit(round1, task)
+
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
+        for line in (
+            "  organizer            organizer (manages rounds, sees every submission)",
+            "  reviewer1, reviewer2 reviewers",
+            "  alice, bob           contestants in team Proverbial",
+            "  carol                contestant in her own team",
+        ):
+            self.stdout.write(line)
+
+    def _user(self, username: str, role: Role = Role.CONTESTANT, staff: bool = False):
+        user, created = get_user_model().objects.get_or_create(
+            username=username,
+            defaults={"email": f"{username}@example.org", "is_staff": staff, "is_superuser": staff},
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
+            if role == Role.CONTESTANT:
+                register_contestant(user=user)
+            else:
+                grant_role(user=user, role=role)
+        return user
+
+    def _submit(self, round: Round, task: dict) -> None:
+        user = get_user_model().objects.get(username=task["user"])
+        if Submission.objects.filter(team=team_of(user), versions__task_name=task["task_name"]).exists():
+            return
+        answers = {k: v for k, v in task.items() if k not in ("user", "file")} | {"license": "CC-BY-4.0"}
+        path = TASKS_DIR / task["file"]
+        submit_task(
+            user=user, round=round, answers=answers, upload=TaskUpload(name=path.name, data=path.read_bytes())
+        )

@@ -1,0 +1,140 @@
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Team
+
+ANYWHERE_ON_EARTH = dt.timezone(dt.timedelta(hours=-12), "AoE")
+
+
+class Metric(models.TextChoices):
+    CLASSIFICATION = "classification", "Classification loss (classification)"
+    SEQUENCE_PROB = "sequence_prob", "Completion sequence loss (sequence_prob)"
+    LOGODDS = "logodds", "Signed difference in log-odds (logodds)"
+    ABSOLUTE_LOGODDS = "absolute_logodds", "Absolute difference in log-odds (absolute_logodds)"
+
+
+class Round(models.Model):
+    """A submission round. Its deadline is a date Anywhere on Earth: it closes at 23:59:59 UTC−12 that day."""
+
+    name = models.CharField(max_length=100)
+    opens_at = models.DateTimeField(default=timezone.now)
+    deadline = models.DateField(help_text="Last day for submissions, Anywhere on Earth (UTC−12).")
+    min_examples = models.PositiveIntegerField(default=settings.CONTEST_MIN_EXAMPLES)
+    subsample_cap = models.PositiveIntegerField(
+        default=settings.CONTEST_SUBSAMPLE_CAP,
+        help_text="Tasks with more examples are evaluated on a uniform random subsample of this size.",
+    )
+
+    class Meta:
+        ordering = ["deadline", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def closes_at(self) -> dt.datetime:
+        """The last instant that still counts: 23:59:59 of the deadline date at UTC−12."""
+        return dt.datetime.combine(self.deadline, dt.time(23, 59, 59), tzinfo=ANYWHERE_ON_EARTH)
+
+    def has_opened(self, now: dt.datetime | None = None) -> bool:
+        return (now or timezone.now()) >= self.opens_at
+
+    def has_closed(self, now: dt.datetime | None = None) -> bool:
+        # Whole seconds count: 23:59:59.999 AoE is still on time, 00:00:00 the next day is not.
+        return (now or timezone.now()) >= self.closes_at + dt.timedelta(seconds=1)
+
+    def is_open(self, now: dt.datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.has_opened(now) and not self.has_closed(now)
+
+
+class Submission(models.Model):
+    """A team's task in a round. Its content lives in immutable versions; the newest one is current."""
+
+    round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="submissions")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="submissions")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    current_version = models.OneToOneField(
+        "SubmissionVersion", on_delete=models.PROTECT, null=True, related_name="+", editable=False
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.current_version.task_name if self.current_version_id else f"Submission {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("submission_detail", args=[self.pk])
+
+
+def task_file_name(sha256: str) -> str:
+    return f"tasks/{sha256[:2]}/{sha256}.csv"
+
+
+class SubmissionVersion(models.Model):
+    """One upload of a task with the answers given with it. Never changed after it is created."""
+
+    class License(models.TextChoices):
+        CC_BY = "CC-BY-4.0", "CC BY 4.0 (recommended)"
+        CC_BY_SA = "CC-BY-SA-4.0", "CC BY-SA 4.0"
+        CC0 = "CC0-1.0", "CC0 1.0 (public domain)"
+        MIT = "MIT", "MIT"
+        APACHE = "Apache-2.0", "Apache 2.0"
+        OTHER = "other", "Other (explain in the data generation procedure)"
+
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    task_name = models.CharField(max_length=200)
+    authors = models.TextField(help_text="One author per line, with affiliation if you wish.")
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    description = models.TextField("Description of the intended task", help_text="What is the task testing?")
+    importance = models.TextField(
+        "Why is the task important?",
+        help_text="How does it matter to the safe and responsible use of language models? "
+        "What does inverse scaling on it teach us about model failures?",
+    )
+    expected_inverse_scaling = models.TextField(
+        "Why do you expect to see inverse scaling?",
+        help_text="What led you to suspect the task inverse scales?",
+    )
+    data_generation = models.TextField(
+        "Data generation procedure",
+        help_text="How did you construct the dataset, and from which resources (templates, vocabulary, code)?",
+    )
+    annotator_expertise = models.TextField(
+        "Expertise required for human annotators to verify the labels",
+        help_text="E.g. knowledge of linguistics, fluency in a language.",
+    )
+    license = models.CharField("licence", max_length=20, choices=License.choices, default=License.CC_BY)
+
+    task_file = models.FileField(max_length=200)
+    original_filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size_bytes = models.PositiveBigIntegerField()
+    example_count = models.PositiveIntegerField()
+    validation_warnings = models.JSONField(default=list, blank=True)
+    preview = models.JSONField(
+        default=list, blank=True, help_text="The first examples, as the validator read them."
+    )
+
+    class Meta:
+        ordering = ["submission", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "number"], name="one_number_per_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} v{self.number}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.submission.current_version_id == self.pk

@@ -1,0 +1,175 @@
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Max
+from django.utils import formats, timezone
+
+from accounts.models import Role
+from accounts.selectors import has_role, team_of
+from submissions.models import Round, Submission, SubmissionVersion, task_file_name
+from submissions.taskfile import Problem, TaskFileReport, read_task_file
+
+logger = logging.getLogger(__name__)
+
+ANSWER_FIELDS = (
+    "task_name",
+    "authors",
+    "metric",
+    "description",
+    "importance",
+    "expected_inverse_scaling",
+    "data_generation",
+    "annotator_expertise",
+    "license",
+)
+PREVIEW_EXAMPLES = 5
+
+
+class TaskFileInvalid(Exception):
+    """The uploaded CSV breaks the contest's format; ``report`` says where."""
+
+    def __init__(self, report: TaskFileReport):
+        super().__init__("; ".join(report.lines()))
+        self.report = report
+
+
+@dataclass(frozen=True)
+class TaskUpload:
+    name: str
+    data: bytes
+
+
+def ensure_may_submit(*, user: AbstractBaseUser, round: Round) -> None:
+    """Raise PermissionDenied with the reason when the user may not submit to this round now."""
+    if has_role(user, Role.REVIEWER):
+        raise PermissionDenied(
+            "Reviewers cannot submit tasks to the contest (the rules forbid it). "
+            "If you want to compete, ask an organizer to remove your reviewer role first."
+        )
+    if not has_role(user, Role.CONTESTANT) or team_of(user) is None:
+        raise PermissionDenied("Only contestants in a team can submit tasks.")
+    ensure_round_open(round=round)
+
+
+def ensure_round_open(*, round: Round) -> None:
+    now = timezone.now()
+    if not round.has_opened(now):
+        raise PermissionDenied(f"{round.name} opens on {_when(round.opens_at)}.")
+    if round.has_closed(now):
+        raise PermissionDenied(
+            f"{round.name} closed on {_when(round.closes_at)} ({round.deadline:%B %-d, %Y} Anywhere on Earth); "
+            "it accepts no new submissions or edits."
+        )
+
+
+def _when(moment) -> str:
+    return (
+        formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+        + f" {timezone.get_current_timezone_name()}"
+    )
+
+
+def validate_task_upload(*, data: bytes, filename: str, metric: str, round: Round) -> TaskFileReport:
+    return read_task_file(
+        data,
+        metric=metric,
+        min_examples=round.min_examples,
+        subsample_cap=round.subsample_cap,
+        filename=filename,
+    )
+
+
+def _store_task_file(data: bytes) -> tuple[str, str]:
+    """Store the bytes under their sha256. The same bytes always land in the same file, written once."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    name = task_file_name(sha256)
+    if not default_storage.exists(name):
+        stored = default_storage.save(name, ContentFile(data))
+        if stored != name:  # another request stored the same bytes a moment ago
+            default_storage.delete(stored)
+    return name, sha256
+
+
+def _preview(report: TaskFileReport) -> list[dict]:
+    head = report.examples.head(PREVIEW_EXAMPLES)
+    return [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
+        for rec in head.to_dict("records")
+    ]
+
+
+@transaction.atomic
+def submit_task(
+    *,
+    user: AbstractBaseUser,
+    round: Round,
+    answers: dict,
+    upload: TaskUpload | None,
+    submission: Submission | None = None,
+) -> SubmissionVersion:
+    """Create a submission (or a new version of ``submission``) from the form's answers and a CSV.
+
+    Without a new upload, a new version keeps the current version's file, re-validated for the chosen metric.
+    """
+    ensure_may_submit(user=user, round=round)
+    if submission is not None:
+        submission = Submission.objects.select_for_update().get(pk=submission.pk)
+        if submission.team_id != team_of(user).pk:
+            raise PermissionDenied("Only members of the submitting team can edit this submission.")
+        if submission.round_id != round.pk:
+            raise PermissionDenied("A submission stays in its round.")
+    if upload is None:
+        if submission is None:
+            raise TaskFileInvalid(
+                TaskFileReport(
+                    errors=[Problem("choose the CSV file of your task")],
+                    warnings=[],
+                    n_examples=0,
+                    examples=None,
+                )
+            )
+        current = submission.current_version
+        with current.task_file.open("rb") as f:
+            upload = TaskUpload(name=current.original_filename, data=f.read())
+
+    report = validate_task_upload(
+        data=upload.data, filename=upload.name, metric=answers["metric"], round=round
+    )
+    if not report.ok:
+        raise TaskFileInvalid(report)
+
+    file_name, sha256 = _store_task_file(upload.data)
+    if submission is None:
+        submission = Submission.objects.create(round=round, team=team_of(user), created_by=user)
+    number = (submission.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = SubmissionVersion.objects.create(
+        submission=submission,
+        number=number,
+        created_by=user,
+        task_file=file_name,
+        original_filename=upload.name[:255],
+        sha256=sha256,
+        size_bytes=len(upload.data),
+        example_count=report.n_examples,
+        validation_warnings=[str(w) for w in report.warnings],
+        preview=_preview(report),
+        **{field: answers[field] for field in ANSWER_FIELDS},
+    )
+    submission.current_version = version
+    submission.save(update_fields=["current_version"])
+    logger.info(
+        "task version stored",
+        extra={
+            "submission": submission.pk,
+            "version": number,
+            "sha256": sha256,
+            "examples": report.n_examples,
+        },
+    )
+    return version

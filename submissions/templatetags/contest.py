@@ -1,0 +1,47 @@
+from django import template
+from django.utils import timezone
+from django.utils.timesince import timeuntil
+
+register = template.Library()
+
+
+@register.inclusion_tag("includes/deadline.html")
+def deadline(round, now=None):
+    """The round's deadline in the viewer's time zone, with the time left (kept current by site.js)."""
+    now = now or timezone.now()
+    closes_at = round.closes_at
+    return {
+        "round": round,
+        "closes_at": closes_at,
+        "local": timezone.localtime(closes_at),
+        "tz_name": timezone.get_current_timezone_name(),
+        "closed": round.has_closed(now),
+        "opened": round.has_opened(now),
+        "left": timeuntil(closes_at, now, depth=2),
+    }
+
+
+_CONTROL_CLASS = {
+    "select": "form-select",
+    "checkbox": "form-check-input",
+    "clearablefile": "form-control",
+    "file": "form-control",
+}
+
+
+@register.filter
+def control(field):
+    """Render a bound field's widget with Bootstrap's class and its help/error ids for screen readers."""
+    classes = [_CONTROL_CLASS.get(field.widget_type, "form-control")]
+    described = []
+    if field.help_text:
+        described.append(f"{field.auto_id}_help")
+    if field.errors:
+        classes.append("is-invalid")
+        described.append(f"{field.auto_id}_errors")
+    attrs = {"class": " ".join(classes)}
+    if described:
+        attrs["aria-describedby"] = " ".join(described)
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    return field.as_widget(attrs=attrs)

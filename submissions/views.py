@@ -1,0 +1,150 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.selectors import is_organizer
+from submissions import selectors, services
+from submissions.forms import SubmissionForm
+from submissions.models import Round, Submission
+from submissions.services import TaskFileInvalid, TaskUpload
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html", {"rounds": Round.objects.all()})
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    if is_organizer(request.user):
+        return render(request, "organizer/dashboard.html", {"rounds": selectors.all_submissions_by_round()})
+    return render(
+        request,
+        "contestant/dashboard.html",
+        {"rounds": selectors.team_submissions_by_round(user=request.user)},
+    )
+
+
+def _upload_of(form: SubmissionForm) -> TaskUpload | None:
+    f = form.cleaned_data.get("task_file")
+    return TaskUpload(name=f.name, data=f.read()) if f else None
+
+
+def _save(request, form: SubmissionForm, *, round: Round, submission: Submission | None):
+    """Run the submission service; on a bad CSV, put every problem beside the file field and keep the answers."""
+    try:
+        return services.submit_task(
+            user=request.user,
+            round=round,
+            answers=form.answers(),
+            upload=_upload_of(form),
+            submission=submission,
+        )
+    except TaskFileInvalid as invalid:
+        for line in invalid.report.lines():
+            if not line.startswith("warning:"):
+                form.add_error("task_file", line)
+        messages.error(
+            request, "The task file has problems; nothing was saved. Fix them and upload it again."
+        )
+    return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submission_create(request: HttpRequest, round_id: int) -> HttpResponse:
+    round = get_object_or_404(Round, pk=round_id)
+    try:
+        services.ensure_may_submit(user=request.user, round=round)
+    except PermissionDenied as refused:
+        messages.error(request, str(refused))
+        return render(
+            request, "contestant/submit_refused.html", {"round": round, "reason": str(refused)}, status=403
+        )
+    form = SubmissionForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        version = _save(request, form, round=round, submission=None)
+        if version:
+            messages.success(
+                request,
+                f"“{version.task_name}” is submitted to {round.name} with {version.example_count:,} examples.",
+            )
+            return redirect(version.submission)
+    return render(
+        request, "contestant/submission_form.html", {"form": form, "round": round, "submission": None}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = get_object_or_404(
+        selectors.submissions_visible_to(request.user).select_related("round"), pk=pk
+    )
+    round = submission.round
+    try:
+        services.ensure_may_submit(user=request.user, round=round)
+        if not selectors.can_edit(user=request.user, submission=submission):
+            raise PermissionDenied("Only members of the submitting team can edit this submission.")
+    except PermissionDenied as refused:
+        messages.error(request, str(refused))
+        return redirect("submission_detail", pk=submission.pk)
+    current = submission.current_version
+    form = SubmissionForm(
+        request.POST or None,
+        request.FILES or None,
+        instance=None,
+        initial={f: getattr(current, f) for f in services.ANSWER_FIELDS},
+        file_required=False,
+    )
+    if request.method == "POST" and form.is_valid():
+        version = _save(request, form, round=round, submission=submission)
+        if version:
+            messages.success(
+                request, f"Saved version {version.number} of “{version.task_name}”; it is now current."
+            )
+            return redirect("submission_detail", pk=submission.pk)
+    return render(
+        request, "contestant/submission_form.html", {"form": form, "round": round, "submission": submission}
+    )
+
+
+@login_required
+def submission_detail(request: HttpRequest, pk: int, number: int | None = None) -> HttpResponse:
+    submission = get_object_or_404(
+        selectors.submissions_visible_to(request.user).select_related("round", "team", "current_version"),
+        pk=pk,
+    )
+    versions = list(selectors.versions_of(submission))
+    shown = (
+        submission.current_version
+        if number is None
+        else next((v for v in versions if v.number == number), None)
+    )
+    if shown is None:
+        messages.error(request, f"This submission has no version {number}.")
+        return redirect("submission_detail", pk=submission.pk)
+    return render(
+        request,
+        "contestant/submission_detail.html",
+        {
+            "submission": submission,
+            "version": shown,
+            "versions": versions,
+            "can_edit": selectors.can_edit(user=request.user, submission=submission),
+        },
+    )
+
+
+@login_required
+def version_download(request: HttpRequest, pk: int, number: int) -> FileResponse:
+    submission = get_object_or_404(selectors.submissions_visible_to(request.user), pk=pk)
+    version = get_object_or_404(submission.versions, number=number)
+    return FileResponse(
+        version.task_file.open("rb"),
+        as_attachment=True,
+        filename=version.original_filename,
+        content_type="text/csv",
+    )

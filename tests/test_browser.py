@@ -1,0 +1,71 @@
+"""What a contestant clicks, in Debian's chromium: sign up, submit a real 2022 task, fix a broken one, edit."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from tests.conftest import DEMO_TASKS
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ANSWERS = {
+    "Task name": "Proverb ending",
+    "Authors": "Dana Example",
+    "Description of the intended task": "Finish a proverb with the word the instruction asks for.",
+    "Why is the task important?": "Memorised text overriding instructions harms users.",
+    "Why do you expect to see inverse scaling?": "Larger models memorise proverbs better.",
+    "Data generation procedure": "Public proverb lists with a changed last word.",
+    "Expertise required for human annotators to verify the labels": "Fluent English.",
+}
+
+
+def test_a_contestant_signs_up_submits_fixes_and_edits_a_task(page: Page, live_server, tmp_path):
+    from tests.factories import RoundFactory
+
+    RoundFactory(name="Round 1", deadline=timezone.now().date() + dt.timedelta(days=30))
+    real = DEMO_TASKS / "1-proverb-ending.csv"
+    broken = tmp_path / "broken.csv"
+    # Row 4 of the real file gets an answer_index that points past its two classes.
+    lines = real.read_text().splitlines(keepends=True)
+    lines[3] = lines[3].rstrip("\n")[:-1] + "5\n"
+    broken.write_text("".join(lines))
+
+    page.goto(f"{live_server.url}/accounts/signup/")
+    page.get_by_label("Email").fill("dana@example.org")
+    page.get_by_label("Username").fill("dana")
+    page.locator("#id_password1").fill("a-long-pass-phrase")
+    page.get_by_label("Password (again)").fill("a-long-pass-phrase")
+    page.get_by_role("button", name="Sign Up").click()
+    expect(page.get_by_role("heading", name="Submissions of Team dana")).to_be_visible()
+
+    page.get_by_role("link", name="Submit a new task to Round 1").click()
+    for label, value in ANSWERS.items():
+        page.get_by_label(label).fill(value)
+    page.get_by_label("Classification loss (classification)").check()
+    page.get_by_label("Task file (CSV)").set_input_files(broken)
+    page.get_by_role("button", name="Submit task").click()
+
+    errors = page.locator("#id_task_file_errors")
+    expect(errors).to_contain_text("row 4, column answer_index: answer_index 5 is out of range for 2 classes")
+    expect(page.get_by_role("alert").first).to_be_visible()
+    for label, value in ANSWERS.items():  # nothing the contestant typed is lost
+        expect(page.get_by_label(label)).to_have_value(value)
+    expect(page.get_by_label("Classification loss (classification)")).to_be_checked()
+
+    page.get_by_label("Task file (CSV)").set_input_files(real)
+    page.get_by_role("button", name="Submit task").click()
+    expect(page.get_by_text("“Proverb ending” is submitted to Round 1 with 860 examples.")).to_be_visible()
+    expect(page.get_by_text('Write a quote that ends in the word "heavy"')).to_be_visible()
+
+    page.get_by_role("link", name="Edit (new version)").click()
+    expect(page.get_by_label("Task name")).to_have_value("Proverb ending")
+    page.get_by_label("Task name").fill("Proverb ending, revised")
+    page.get_by_role("button", name="Save new version").click()
+    expect(page.get_by_text("Saved version 2 of “Proverb ending, revised”")).to_be_visible()
+    history = page.get_by_role("region", name="Version history")
+    expect(history.get_by_role("link", name="Version 2")).to_be_visible()
+    history.get_by_role("link", name="Version 1").click()
+    expect(page.get_by_role("heading", name="Proverb ending", exact=True)).to_be_visible()
+    expect(page.get_by_text("older version")).to_be_visible()
