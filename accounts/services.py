@@ -1,4 +1,4 @@
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
@@ -6,9 +6,18 @@ from accounts.models import Membership, Role, Team
 from accounts.selectors import has_role
 
 
+ORGANIZER_APPS = ("accounts", "submissions", "evaluation", "reviews")
+
+
 def grant_role(*, user: AbstractBaseUser, role: Role) -> None:
+    """Add the user to the role's group. Organizers also run the contest from the admin ("Manage contest")."""
     group, _ = Group.objects.get_or_create(name=role.value)
     user.groups.add(group)
+    if role == Role.ORGANIZER:
+        group.permissions.add(*Permission.objects.filter(content_type__app_label__in=ORGANIZER_APPS))
+        if not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
     if hasattr(user, "_contest_roles"):
         del user._contest_roles
 

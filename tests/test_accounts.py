@@ -110,3 +110,24 @@ def test_renaming_a_team(client, alice, charlie):
     assert "is taken" in response.context["rename_form"].errors["name"][0]
     client.post(reverse("team"), {"rename": "1", "name": "Proverbial"})
     assert Team.objects.get(memberships__user=alice).name == "Proverbial"
+
+
+def test_an_organizer_manages_rounds_in_the_admin(client, olga):
+    client.force_login(olga)
+    assert client.get(reverse("admin:submissions_round_add")).status_code == 200
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_versions_cannot_be_changed_or_deleted_in_the_admin(client, olga, alice, open_round, valid_csv):
+    version = submit_task(
+        user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="a.csv", data=valid_csv)
+    )
+    client.force_login(olga)
+    url = reverse("admin:submissions_submissionversion_change", args=[version.pk])
+    client.post(url, {"task_name": "Changed"})
+    version.refresh_from_db()
+    assert version.task_name == ANSWERS["task_name"]
+    assert (
+        client.get(reverse("admin:submissions_submissionversion_delete", args=[version.pk])).status_code
+        == 403
+    )

@@ -81,7 +81,7 @@ class Command(BaseCommand):
             },
         )
 
-        self._user("organizer", Role.ORGANIZER, staff=True)
+        self._user("organizer", Role.ORGANIZER)
         self._user("reviewer1", Role.REVIEWER)
         self._user("reviewer2", Role.REVIEWER)
         alice = self._user("alice")

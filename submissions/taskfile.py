@@ -1,0 +1,657 @@
+"""Validation of contestants' task files (CSV).
+
+Pure Python + pandas, with no Django import: the evaluation engine uses it outside Django too.
+Every message speaks to a contestant; rows are numbered as a spreadsheet shows them
+(the header is row 1, the first example row 2, counting CSV records rather than physical lines).
+"""
+
+import ast
+import csv
+import io
+import json
+import operator
+import re
+import tokenize
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import chain, repeat
+
+import numpy as np
+import pandas as pd
+
+METRICS = ("classification", "sequence_prob", "logodds", "absolute_logodds")
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "classification": ("prompt", "classes", "answer_index"),
+    "sequence_prob": ("prompt", "completion"),
+    "logodds": ("prompt", "other_prompt", "classes", "answer_index"),
+    "absolute_logodds": ("prompt", "other_prompt", "classes", "answer_index"),
+}
+_TEXT_COLUMNS = ("prompt", "other_prompt", "completion")
+_TWO_CLASS_METRICS = ("logodds", "absolute_logodds")
+# Written by pandas' DataFrame.to_csv for an unnamed index, or after a re-save of such a file.
+_INDEX_HEADERS = ("", "Unnamed: 0")
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_EXPORT_HINT = (
+    'Export it as CSV instead: in Excel use File > Save As > "CSV UTF-8 (Comma delimited)"; '
+    'in Google Sheets use File > Download > "Comma Separated Values (.csv)"; '
+    'in LibreOffice use File > Save As > "Text CSV" with the UTF-8 character set.'
+)
+_SIGNATURES = (
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an old-style Excel workbook (.xls) or other Microsoft Office file",
+    ),
+    (b"%PDF", "a PDF document"),
+    (b"{\\rtf", "an RTF document"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"PAR1", "a Parquet file"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+)
+_ZIP_CONTENTS = (
+    ("xl/", "an Excel workbook (.xlsx)"),
+    ("word/", "a Word document (.docx)"),
+    ("Index/", "an Apple Numbers spreadsheet"),
+    ("content.xml", "an OpenDocument file (.ods)"),
+)
+
+# Fast path for the usual classes cell, e.g. [' Yes', " No"]: quoted strings without backslashes or
+# newlines mean exactly what they contain, so no Python parser is needed. Only the whitespace that
+# Python itself accepts between list items is allowed, so anything this accepts, literal_eval would too.
+_WS = r"[ \t\r\n]*"
+_QUOTED = r"""'[^'\\\r\n]*'|"[^"\\\r\n]*\""""
+_SIMPLE_LIST = re.compile(rf"\[{_WS}(?:(?:{_QUOTED}){_WS},{_WS})*(?:{_QUOTED})?{_WS}\]")
+_SIMPLE_ITEM = re.compile(r"""'([^'\\\r\n]*)'|"([^"\\\r\n]*)\"""")
+_CLASSES_EXAMPLE = 'e.g. [" Yes", " No"]'
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_EOF_IN_QUOTES = re.compile(r"EOF inside string starting at row (\d+)")
+_SHOWN_CHARS = 60
+# Raw tabs inside a class are fine in Python strings, so allow them in JSON too.
+_JSON = json.JSONDecoder(strict=False)
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    row: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        if self.row is None:
+            return f"file: {self.message}"
+        if self.column is None:
+            return f"row {self.row}: {self.message}"
+        return f"row {self.row}, column {self.column}: {self.message}"
+
+
+@dataclass
+class TaskFileReport:
+    errors: list[Problem]
+    warnings: list[Problem]
+    n_examples: int
+    examples: pd.DataFrame | None
+    errors_omitted: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def lines(self) -> list[str]:
+        lines = [f"warning: {warning}" for warning in self.warnings]
+        if self.ok:
+            return [*lines, f"OK: {self.n_examples} examples"]
+        lines += [str(error) for error in self.errors]
+        if self.errors_omitted:
+            lines.append(f"... and {self.errors_omitted} more problems")
+        return lines
+
+
+@dataclass
+class _Table:
+    header: list[str]
+    columns: list[list[str]]  # one list per header column, data records only
+    problems: list[Problem]  # from reading the records (too many fields, unclosed quote)
+    unreadable: set[int]  # data record indices too malformed to check cell by cell
+
+
+def read_task_file(
+    data: bytes,
+    *,
+    metric: str,
+    min_examples: int = 300,
+    subsample_cap: int = 10_000,
+    max_errors: int = 50,
+    filename: str = "",
+) -> TaskFileReport:
+    """Check an uploaded task file for `metric`; `filename` only improves the messages."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
+    body = data.removeprefix(_UTF8_BOM)
+    unreadable = _not_text(body, filename) or _empty(body)
+    if unreadable is not None:
+        return TaskFileReport(errors=[unreadable], warnings=[], n_examples=0, examples=None)
+    table = _read_table(body)
+    if isinstance(table, Problem):
+        return TaskFileReport(errors=[table], warnings=[], n_examples=0, examples=None)
+
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    positions = _check_header(table.header, metric, errors, warnings)
+    kept = _drop_empty_records(table, positions, warnings)
+    n_examples = len(kept)
+    if n_examples < min_examples:
+        errors.append(Problem(f"{n_examples} examples, but at least {min_examples} are required"))
+    if n_examples > subsample_cap:
+        warnings.append(
+            Problem(
+                f"{n_examples} examples; a uniformly random sample of {subsample_cap} of them will be used"
+            )
+        )
+    checkable = [i for i in kept if i not in table.unreadable] if table.unreadable else kept
+    values, row_problems = _check_cells(table, positions, checkable, metric, warnings)
+    row_problems += table.problems
+    order = {name: rank for rank, name in enumerate(REQUIRED_COLUMNS[metric])}
+    row_problems.sort(key=lambda p: (p.row, -1 if p.column is None else order[p.column]))
+    errors += row_problems
+
+    examples = None if errors else _examples(checkable, values, metric)
+    return TaskFileReport(
+        errors=errors[:max_errors],
+        warnings=warnings,
+        n_examples=n_examples,
+        examples=examples,
+        errors_omitted=max(0, len(errors) - max_errors),
+    )
+
+
+# --- Whole-file checks -------------------------------------------------------------------------
+
+
+def _not_text(body: bytes, filename: str) -> Problem | None:
+    """Recognise the binary files contestants upload by mistake, and say how to export a CSV."""
+    kind = next((kind for magic, kind in _SIGNATURES if body.startswith(magic)), None)
+    if body.startswith(b"PK\x03\x04"):
+        kind = _zip_kind(body, filename)
+    if kind is None and b"\x00" in body:
+        # UTF-16 text is full of NUL bytes too, and deserves the encoding message instead.
+        encoding = _guess_encoding(body)
+        if encoding is not None and encoding.startswith(("utf_16", "utf_32")):
+            return Problem(
+                f"the file is {encoding.replace('_', '-').upper()} text, not UTF-8. {_EXPORT_HINT}"
+            )
+        kind = "binary data, not text"
+    if kind is None:
+        return None
+    name = f'"{filename}"' if filename else "the file"
+    return Problem(f"{name} looks like {kind}, not a CSV file. {_EXPORT_HINT}")
+
+
+def _zip_kind(body: bytes, filename: str) -> str:
+    try:
+        names = zipfile.ZipFile(io.BytesIO(body)).namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        names = []
+    for prefix, kind in _ZIP_CONTENTS:
+        if any(name.startswith(prefix) for name in names):
+            return kind
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        return "an Excel workbook (.xlsx)"
+    return "a ZIP archive"
+
+
+def _decode(body: bytes) -> str | Problem:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        row = _row_at(body[: error.start].decode("utf-8"))
+        byte = body[error.start]
+        encoding = _guess_encoding(body)
+        looks = f" It looks like {encoding} text." if encoding is not None else ""
+        return Problem(
+            f"the file is not saved as UTF-8: the byte 0x{byte:02X} in row {row} "
+            f"(byte {error.start + 1} of the file) is not valid UTF-8.{looks} "
+            'Save or export it again choosing "CSV UTF-8" as the format.'
+        )
+
+
+def _guess_encoding(body: bytes) -> str | None:
+    # Imported here: it is only needed for broken files, and its import is not free.
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body).best()
+    return None if best is None or best.encoding == "utf_8" else best.encoding
+
+
+def _row_at(prefix: str) -> int:
+    """Spreadsheet row of the record in which the text following `prefix` lies."""
+    # The sentinel starts a record when the prefix ends with a line break, as the next byte would.
+    return sum(1 for _ in _csv_records(prefix + "x"))
+
+
+def _empty(body: bytes) -> Problem | None:
+    # isspace() stops at the first visible byte, where strip() would copy the whole file.
+    return Problem("the file is empty") if not body or body.isspace() else None
+
+
+# --- Reading the records -----------------------------------------------------------------------
+
+
+def _read_table(body: bytes) -> _Table | Problem:
+    try:
+        # header=None keeps the header names as written (duplicates and blanks included), and makes
+        # pandas raise on any record longer than the header instead of taking it for an index column.
+        frame = pd.read_csv(
+            io.BytesIO(body),
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            index_col=False,
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        return Problem("row 1 is empty, but it must hold the column names (the header)")
+    except UnicodeDecodeError:
+        # pandas checks the UTF-8 (at no extra cost), but only Python's decoder says where it breaks.
+        return _decode(body)
+    except pd.errors.ParserError as error:
+        text = _decode(body)
+        return text if isinstance(text, Problem) else _read_table_with_csv(text, str(error))
+    records = [frame[column].tolist() for column in frame.columns]
+    return _Table(
+        header=[column[0] for column in records],
+        columns=[column[1:] for column in records],
+        problems=[],
+        unreadable=set(),
+    )
+
+
+def _read_table_with_csv(text: str, pandas_error: str) -> _Table | Problem:
+    """Slow path for malformed files: find each bad record by its spreadsheet row."""
+    records = list(_csv_records(text))
+    header = records[0]
+    if not header:
+        return Problem("row 1 is empty, but it must hold the column names (the header)")
+    width = len(header)
+    problems = []
+    unreadable = set()
+    for index, record in enumerate(records[1:]):
+        if len(record) > width:
+            unreadable.add(index)
+            problems.append(
+                Problem(
+                    f"this row has {len(record)} fields but the header has {width} columns; "
+                    'a cell containing a comma probably lacks the double quotes (") around it',
+                    row=index + 2,
+                )
+            )
+    unclosed = _EOF_IN_QUOTES.search(pandas_error)
+    if unclosed is not None:
+        row = int(unclosed.group(1)) + 1
+        if row == 1:
+            return Problem('a double quote (") in the header is never closed, so no row can be read')
+        unreadable.add(row - 2)
+        problems.append(
+            Problem(
+                'a cell here starts with a double quote (") that is never closed, '
+                "so the rest of the file was read as part of this cell",
+                row=row,
+            )
+        )
+    if not problems:
+        return Problem(f"the file could not be read as CSV ({pandas_error.strip()})")
+    padded = [record[:width] + [""] * (width - len(record)) for record in records[1:]]
+    columns = [list(column) for column in zip(*padded, strict=True)] if padded else [[] for _ in header]
+    return _Table(header=header, columns=columns, problems=problems, unreadable=unreadable)
+
+
+def _csv_records(text: str) -> Iterator[list[str]]:
+    # A prompt may be far longer than the csv module's default 128 KiB field limit.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
+    return csv.reader(io.StringIO(text, newline=""))
+
+
+# --- Header ------------------------------------------------------------------------------------
+
+
+def _check_header(
+    header: list[str], metric: str, errors: list[Problem], warnings: list[Problem]
+) -> dict[str, int]:
+    """Report header problems; return the position of each required column that is present."""
+    required = REQUIRED_COLUMNS[metric]
+    named = list(enumerate(header))
+    if header[0] in _INDEX_HEADERS:
+        named = named[1:]
+    positions: dict[str, list[int]] = {}
+    for position, name in named:
+        positions.setdefault(name, []).append(position)
+
+    for name, found in positions.items():
+        if len(found) > 1:
+            columns = ", ".join(str(position + 1) for position in found)
+            errors.append(
+                Problem(
+                    f"the column name {_quote(name)} appears {len(found)} times (columns {columns}); "
+                    "each column needs a different name",
+                    column=name,
+                )
+            )
+    separator = _wrong_separator(header)
+    if separator is not None:
+        errors.append(
+            Problem(
+                f"the columns seem to be separated by {separator} rather than commas; "
+                "export the file as CSV with commas between the columns"
+            )
+        )
+    else:
+        for name in required:
+            if name not in positions:
+                errors.append(Problem(_missing_column(name, header)))
+
+    extra = [_column_label(position, name) for position, name in named if name not in required]
+    if extra:
+        warnings.append(Problem(f"these columns are not used and will be ignored: {', '.join(extra)}"))
+    return {name: positions[name][0] for name in required if name in positions}
+
+
+def _wrong_separator(header: list[str]) -> str | None:
+    if len(header) != 1:
+        return None
+    for separator, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+        if separator in header[0]:
+            return label
+    return None
+
+
+def _missing_column(name: str, header: list[str]) -> str:
+    near = [found for found in header if _normalise(found) == name]
+    if near:
+        return (
+            f"missing column {_quote(name)} (found {_quote(near[0])}; column names must match exactly, "
+            "in lower case and without spaces)"
+        )
+    return f"missing column {_quote(name)}"
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[\s-]+", "_", name.strip().lower())
+
+
+def _column_label(position: int, name: str) -> str:
+    return _quote(name) if name.strip() else f"column {position + 1} (no name)"
+
+
+def _drop_empty_records(table: _Table, positions: dict[str, int], warnings: list[Problem]) -> list[int]:
+    """Indices of the data records to keep; records with nothing in them are skipped with a warning."""
+    index_column = 0 if table.header[0] in _INDEX_HEADERS else None
+    columns = [column for position, column in enumerate(table.columns) if position != index_column]
+    if not columns:
+        return []
+    # Start from the prompt column: it is the one most likely to rule a record out at once.
+    first = table.columns[positions["prompt"]] if "prompt" in positions else columns[0]
+    if all(map(str.strip, first)):
+        return list(range(len(first)))
+    empty = [i for i, value in enumerate(first) if not value.strip()]
+    empty = [i for i in empty if all(not column[i].strip() for column in columns)]
+    if not empty:
+        return list(range(len(first)))
+    rows = [i + 2 for i in empty]
+    more = f" (so will {len(rows) - 1} more: {_row_list(rows[1:])})" if len(rows) > 1 else ""
+    warnings.append(Problem(f"this row is empty and will be skipped{more}", row=rows[0]))
+    skipped = set(empty)
+    return [i for i in range(len(first)) if i not in skipped]
+
+
+def _row_list(rows: Sequence[int], limit: int = 5) -> str:
+    shown = ", ".join(f"row {row}" for row in rows[:limit])
+    return shown + (f" and {len(rows) - limit} others" if len(rows) > limit else "")
+
+
+# --- Cells -------------------------------------------------------------------------------------
+# The checks look at the distinct values of a column at C speed where they can, and walk the rows in
+# Python only to locate the problems they found: 10,000 rows must take little longer than reading them.
+
+
+def _check_cells(
+    table: _Table, positions: dict[str, int], rows: list[int], metric: str, warnings: list[Problem]
+) -> tuple[dict[str, list], list[Problem]]:
+    """Check the required columns' cells in `rows`; return the parsed cells (aligned with `rows`)."""
+    values = {name: _take(table.columns[position], rows) for name, position in positions.items()}
+    problems: list[Problem] = []
+    for name in _TEXT_COLUMNS:
+        if name in values:
+            problems += _check_text(name, values[name], rows)
+    class_cells = values.get("classes")
+    class_lists: dict[str, list[str] | None] = {}
+    if class_cells is not None:
+        class_lists = _parse_class_lists(class_cells)
+        problems += _check_classes(class_cells, class_lists, rows, metric, warnings)
+        values["classes"] = list(map(class_lists.__getitem__, class_cells))
+    if "answer_index" in values:
+        answers = {cell: _parse_answer_index(cell) for cell in set(values["answer_index"])}
+        problems += _check_answer_index(values["answer_index"], answers, class_cells, class_lists, rows)
+        values["answer_index"] = list(map(answers.__getitem__, values["answer_index"]))
+    return values, problems
+
+
+def _take(column: list[str], rows: list[int]) -> list[str]:
+    # `rows` is sorted and duplicate-free, so equal lengths mean every row.
+    return column if len(rows) == len(column) else [column[i] for i in rows]
+
+
+def _check_text(name: str, cells: list[str], rows: list[int]) -> list[Problem]:
+    if all(map(str.strip, cells)):
+        return []
+    return [
+        Problem(
+            f"the {name.replace('_', ' ')} is {'only whitespace' if cell else 'empty'}",
+            row=row + 2,
+            column=name,
+        )
+        for row, cell in zip(rows, cells, strict=True)
+        if not cell.strip()
+    ]
+
+
+def _check_classes(
+    cells: list[str],
+    class_lists: dict[str, list[str] | None],
+    rows: list[int],
+    metric: str,
+    warnings: list[Problem],
+) -> list[Problem]:
+    problems = []
+    if not _class_lists_certainly_fine(list(class_lists.values()), metric):
+        errors = {cell: _class_list_errors(cell, classes, metric) for cell, classes in class_lists.items()}
+        for row, cell in zip(rows, cells, strict=True):
+            problems += [Problem(message, row=row + 2, column="classes") for message in errors[cell]]
+    classes = chain.from_iterable(filter(None, class_lists.values()))
+    if not all(map(str.startswith, classes, repeat(" "))):
+        warnings.append(_unspaced_warning(cells, class_lists, rows))
+    return problems
+
+
+def _class_lists_certainly_fine(class_lists: list[list[str] | None], metric: str) -> bool:
+    """Whether no list has a problem, found with bulk operations over all the lists at once."""
+    if not class_lists or None in class_lists:
+        return not class_lists
+    lengths = list(map(len, class_lists))
+    return (
+        min(lengths) >= 2
+        and (metric not in _TWO_CLASS_METRICS or max(lengths) == 2)
+        and lengths == list(map(len, map(set, class_lists)))
+        and not any(map(operator.contains, class_lists, repeat("")))
+    )
+
+
+def _class_list_errors(cell: str, classes: list[str] | None, metric: str) -> list[str]:
+    if classes is None:
+        return [f"{_quote(cell)} is not a list of strings written in Python syntax, {_CLASSES_EXAMPLE}"]
+    errors = []
+    if len(classes) < 2:
+        errors.append(f"there must be at least 2 classes, but there {_is_are(len(classes))}")
+    elif metric in _TWO_CLASS_METRICS and len(classes) != 2:
+        errors.append(f"{metric} tasks need exactly 2 classes, but there are {len(classes)}")
+    if "" in classes:
+        errors.append(f'class {classes.index("") + 1} is an empty string ""')
+    repeated = sorted({c for c in classes if classes.count(c) > 1}, key=classes.index)
+    errors += [f"the class {_quote(c)} appears more than once" for c in repeated if c]
+    return errors
+
+
+def _unspaced_warning(cells: list[str], class_lists: dict[str, list[str] | None], rows: list[int]) -> Problem:
+    """One warning for all the rows with a class that does not start with a space."""
+    unspaced = {
+        cell: first[0]
+        for cell, classes in class_lists.items()
+        if classes and (first := [c for c in classes if c and not c.startswith(" ")])
+    }
+    flagged = [(row, cell) for row, cell in zip(rows, cells, strict=True) if cell in unspaced]
+    row, cell = flagged[0]
+    more = f", nor do classes in {len(flagged) - 1} more rows" if len(flagged) > 1 else ""
+    return Problem(
+        f"the class {_quote(unspaced[cell])} does not start with a space{more}; "
+        'class tokens should almost always start with a space, e.g. " Yes" not "Yes"',
+        row=row + 2,
+        column="classes",
+    )
+
+
+def _parse_class_lists(cells: list[str]) -> dict[str, list[str] | None]:
+    """The classes in each distinct cell, or None where the cell is not a list of strings."""
+    distinct = list(set(cells))
+    # Most files are written by Python (str() of a list): parse all those cells in one go.
+    plain = [cell for cell in distinct if '"' not in cell and "\\" not in cell]
+    parsed = dict(zip(plain, _parse_python_reprs(plain), strict=True))
+    for cell in distinct:
+        if parsed.get(cell) is None:
+            parsed[cell] = _read_list_of_strings(cell.strip())
+    return parsed
+
+
+def _parse_python_reprs(cells: list[str]) -> list[list[str] | None]:
+    """Parse cells of the form ['a', 'b'] (no double quotes or backslashes) as JSON, all in one call.
+
+    A cell counts only if Python writes the parsed list back exactly as the cell, so a cell this
+    misreads, or anything but a list of strings, gets None and goes the slow way.
+    """
+    try:
+        values = _JSON.decode("[" + ",".join(cells).replace("'", '"') + "]")
+    except (ValueError, RecursionError):
+        return [None] * len(cells)
+    if (
+        len(values) != len(cells)
+        or not all(map(isinstance, values, repeat(list)))
+        or not all(map(isinstance, chain.from_iterable(values), repeat(str)))
+    ):
+        return [None] * len(cells)
+    written_back = map(str.__eq__, map(repr, values), cells)
+    return [value if same else None for value, same in zip(values, written_back, strict=True)]
+
+
+def _read_list_of_strings(text: str) -> list[str] | None:
+    if _SIMPLE_LIST.fullmatch(text):
+        return [single or double for single, double in _SIMPLE_ITEM.findall(text)]
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return None
+    # [' Yes' ' No'] (as numpy prints arrays) is valid Python, but means [' Yes No'].
+    return None if _joins_adjacent_strings(text) else value
+
+
+def _joins_adjacent_strings(text: str) -> bool:
+    tokens = tokenize.generate_tokens(io.StringIO(text).readline)
+    kinds = [t.type for t in tokens if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT)]
+    return any(a == b == tokenize.STRING for a, b in zip(kinds, kinds[1:], strict=False))
+
+
+def _check_answer_index(
+    cells: list[str],
+    answers: dict[str, int | str],
+    class_cells: list[str] | None,
+    class_lists: dict[str, list[str] | None],
+    rows: list[int],
+) -> list[Problem]:
+    if _answers_certainly_fine(answers, class_lists):
+        return []
+    # Without a classes column there is no range to check.
+    counts = [len(class_lists[cell] or ()) for cell in class_cells] if class_cells else [0] * len(cells)
+    problems = []
+    for row, count, cell in zip(rows, counts, cells, strict=True):
+        message = _answer_problem(answers[cell], count)
+        if message is not None:
+            problems.append(Problem(message, row=row + 2, column="answer_index"))
+    return problems
+
+
+def _answers_certainly_fine(answers: dict[str, int | str], class_lists: dict[str, list[str] | None]) -> bool:
+    """Whether every index is an integer that is in range for even the shortest class list."""
+    indices = list(answers.values())
+    if not all(isinstance(index, int) for index in indices):
+        return False
+    counts = [len(classes) for classes in class_lists.values() if classes]
+    return not counts or not indices or (min(indices) >= 0 and max(indices) < min(counts))
+
+
+def _answer_problem(answer: int | str, count: int) -> str | None:
+    if isinstance(answer, str):
+        return answer
+    # Without a usable class list (count 0), the classes cell has its own error already.
+    if count and not 0 <= answer < count:
+        return f"answer_index {answer} is out of range for {count} classes (0 to {count - 1})"
+    return None
+
+
+def _parse_answer_index(cell: str) -> int | str:
+    """The index, or a message saying why it is not one."""
+    text = cell.strip()
+    if not text:
+        return "the cell is empty; answer_index must be the position of the correct class, counting from 0"
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    try:
+        number = float(text)
+    except ValueError:
+        number = 0.5
+    if number.is_integer():
+        return int(number)
+    return (
+        f"{_quote(cell)} is not a whole number; answer_index must be the position of the correct class, "
+        "counting from 0"
+    )
+
+
+# --- Output ------------------------------------------------------------------------------------
+
+
+def _examples(rows: list[int], values: dict[str, list], metric: str) -> pd.DataFrame:
+    # Typed Series spare pandas from inferring each column's type from 10,000 Python objects.
+    columns = {"row": pd.Series(np.asarray(rows, dtype=np.int64) + 2)}
+    for name in REQUIRED_COLUMNS[metric]:
+        if name == "classes":
+            # A fresh list per row: rows with the same cell must not share one mutable list.
+            columns[name] = pd.Series(list(map(list, values[name])), dtype=object)
+        elif name == "answer_index":
+            columns[name] = pd.Series(np.asarray(values[name], dtype=np.int64))
+        else:
+            columns[name] = pd.Series(values[name], dtype="str")
+    return pd.DataFrame(columns)
+
+
+def _quote(text: str) -> str:
+    """A cell's text for a one-line message: quoted, with line breaks visible, and shortened."""
+    shown = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    if len(shown) > _SHOWN_CHARS:
+        shown = shown[: _SHOWN_CHARS - 1] + "…"
+    return f'"{shown}"'
+
+
+def _is_are(count: int) -> str:
+    return f"is {count}" if count == 1 else f"are {count}"
