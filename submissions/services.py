@@ -14,6 +14,7 @@ from accounts.models import Role
 from accounts.selectors import has_role, team_of
 from submissions.models import Round, Submission, SubmissionVersion, task_file_name
 from submissions.taskfile import Problem, TaskFileReport, read_task_file
+from submissions.tasks import send_submission_receipt_task
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ def submit_task(
     )
     submission.current_version = version
     submission.save(update_fields=["current_version"])
+    transaction.on_commit(lambda: send_submission_receipt_task.delay(version.pk))
     logger.info(
         "task version stored",
         extra={

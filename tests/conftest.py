@@ -35,6 +35,16 @@ def _test_settings(settings, tmp_path):
     }
 
 
+@pytest.fixture(autouse=True)
+def _celery_eager():
+    """Tasks run in the test's own process; tests that need a real worker start one and say so."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+
+
 @pytest.fixture
 def open_round(db):
     return RoundFactory(name="Round 1")

@@ -188,3 +188,19 @@ def test_the_metric_choices_are_the_validators(db):
     from submissions.taskfile import METRICS
 
     assert tuple(Metric.values) == METRICS
+
+
+def test_every_team_member_gets_a_receipt_by_email(
+    alice, bob, open_round, valid_csv, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        version = submit_task(
+            user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="a.csv", data=valid_csv)
+        )
+    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.org", "bob@example.org"]
+    message = mail.outbox[0]
+    assert message.subject == "Received: “Even or odd”, version 1 (Round 1)"
+    assert f"/submissions/{version.submission.pk}/" in message.body
+    assert "300 examples" in message.alternatives[0][0]
