@@ -3,15 +3,9 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
-# The suite runs against the real PostgreSQL and Redis (bin/test starts them); plain `pytest` gets the same.
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/inverse_scaling")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# Playwright's sync API keeps an asyncio loop in the main thread; Django's live_server setup must not mind.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-from tests.factories import (  # noqa: E402
+from tests.factories import (
     ContestantFactory,
     RoundFactory,
     UserFactory,
@@ -33,6 +27,13 @@ def _test_settings(settings, tmp_path):
             "OPTIONS": {"location": str(tmp_path / "media")},
         },
     }
+
+
+def pytest_sessionstart(session):
+    # Environment settings live in pyproject.toml (pytest-env); make sure nobody ran the suite on SQLite.
+    assert connection.vendor == "postgresql", (
+        "the tests run against PostgreSQL: see DATABASE_URL in the README"
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -110,3 +111,58 @@ def valid_csv() -> bytes:
 def browser_type_launch_args(browser_type_launch_args):
     """Use Debian's chromium (Playwright's own browser download is unreachable here)."""
     return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium"}
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real Celery worker in its own process, on the real Redis, against the test database.
+
+    Yields the folder where the worker writes the e-mails it sends. Tasks sent by the test go through Redis.
+    """
+    import subprocess
+    import sys
+    import time
+
+    import redis
+
+    from config.celery import app
+
+    broker = os.environ["REDIS_URL"]  # the tests' own Redis database (pyproject.toml), emptied first
+    redis.Redis.from_url(broker).flushdb()
+    mail_dir = tmp_path / "mail"
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": broker,
+        "EMAIL_URL": f"filemail:///{mail_dir}",  # four slashes: an absolute path
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    }
+    app.conf.task_always_eager = False
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "default",
+            "--pool",
+            "solo",
+            "-l",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not app.control.ping(timeout=0.5):
+            assert worker.poll() is None, "the Celery worker exited at start"
+            assert time.monotonic() < deadline, "the Celery worker did not answer within 30 s"
+        yield mail_dir
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
