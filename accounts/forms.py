@@ -1,3 +1,4 @@
+from allauth.account import forms as allauth_forms
 from django import forms
 
 
@@ -11,3 +12,9 @@ class JoinTeamForm(forms.Form):
 
 class RenameTeamForm(forms.Form):
     name = forms.CharField(label="Team name", max_length=120)
+
+
+class LoginForm(allauth_forms.LoginForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = "Username or email"

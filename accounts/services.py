@@ -5,7 +5,6 @@ from django.db import transaction
 from accounts.models import Membership, Role, Team
 from accounts.selectors import has_role
 
-
 ORGANIZER_APPS = ("accounts", "submissions", "evaluation", "reviews")
 
 

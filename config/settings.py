@@ -8,6 +8,7 @@ e-mail variables listed in the README.
 from pathlib import Path
 
 import environ
+import plotly
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -92,6 +93,7 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
 LOGIN_REDIRECT_URL = "dashboard"
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 LOGIN_URL = "account_login"
@@ -102,7 +104,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js comes from the plotly package itself (no CDN: pages work offline).
+STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(plotly.__file__).parent / "package_data")]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
@@ -141,13 +144,31 @@ WHITENOISE_USE_FINDERS = True
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Inverse Scaling Prize <noreply@localhost>")
 
-# Celery: Redis in production; with no REDIS_URL the embedded default runs tasks in-process.
+# Celery: Redis in production. With no REDIS_URL, a broker in files under var/broker that needs no server
+# (bin/run starts a worker beside the web process).
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    BROKER_DIR = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    # An unacknowledged task comes back after this long; the claim (compare-and-set) keeps it from running twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=7200)
+    }
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Contest defaults (a round may override its own).
 CONTEST_MIN_EXAMPLES = 300
@@ -167,3 +188,20 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Evaluation: a run whose worker sends no heartbeat for this long goes back to the queue (at most
+# EVALUATION_MAX_ATTEMPTS claims), checked by the sweeper every EVALUATION_SWEEP_SECONDS.
+EVALUATION_HEARTBEAT_TIMEOUT = env.int("EVALUATION_HEARTBEAT_TIMEOUT", default=300)
+EVALUATION_MAX_ATTEMPTS = env.int("EVALUATION_MAX_ATTEMPTS", default=3)
+EVALUATION_SWEEP_SECONDS = env.int("EVALUATION_SWEEP_SECONDS", default=60)
+EVALUATION_DEVICE = env.str("EVALUATION_DEVICE", default="") or None  # cuda when present, else cpu
+EVALUATION_DTYPE = env.str("EVALUATION_DTYPE", default="float32")
+EVAL_CACHE_DIR = env.str("EVAL_CACHE_DIR", default=str(VAR_DIR / "cache" / "evaluations"))
+MODELS_DIR = Path(env.str("MODELS_DIR", default=str(VAR_DIR / "models")))
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-evaluation-runs": {
+        "task": "evaluation.tasks.sweep_stale_runs",
+        "schedule": float(EVALUATION_SWEEP_SECONDS),
+        "options": {"queue": "default"},
+    }
+}

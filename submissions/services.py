@@ -12,6 +12,7 @@ from django.utils import formats, timezone
 
 from accounts.models import Role
 from accounts.selectors import has_role, team_of
+from evaluation.services import enqueue_runs
 from submissions.models import Round, Submission, SubmissionVersion, task_file_name
 from submissions.taskfile import Problem, TaskFileReport, read_task_file
 from submissions.tasks import send_submission_receipt_task
@@ -165,6 +166,7 @@ def submit_task(
     submission.current_version = version
     submission.save(update_fields=["current_version"])
     transaction.on_commit(lambda: send_submission_receipt_task.delay(version.pk))
+    enqueue_runs(version=version)
     logger.info(
         "task version stored",
         extra={

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.selectors import is_organizer
+from evaluation.evidence import version_evidence
 from submissions import selectors, services
 from submissions.forms import SubmissionForm
 from submissions.models import Round, Submission
@@ -134,6 +135,7 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
             "version": shown,
             "versions": versions,
             "can_edit": selectors.can_edit(user=request.user, submission=submission),
+            "evidence": version_evidence(user=request.user, version=shown),
         },
     )
 

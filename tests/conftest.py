@@ -1,5 +1,9 @@
 import datetime as dt
 import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -113,56 +117,83 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium"}
 
 
+@dataclass
+class WorkerProcess:
+    worker: subprocess.Popen
+    env: dict
+    mail_dir: Path
+
+
+ALL_QUEUES = "gpu,gpu-private,api,default"
+
+
+def start_worker(env: dict, name: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", ALL_QUEUES, "--pool", "solo"]
+        + ["-n", f"{name}@%h", "-l", "warning"],
+        cwd=ROOT,
+        env=env,
+    )
+
+
 @pytest.fixture
 def celery_worker_process(transactional_db, tmp_path):
     """A real Celery worker in its own process, on the real Redis, against the test database.
 
-    Yields the folder where the worker writes the e-mails it sends. Tasks sent by the test go through Redis.
+    Tasks the test sends go through Redis; the worker writes the e-mails it sends into ``mail_dir``.
     """
-    import subprocess
-    import sys
-    import time
-
     import redis
 
     from config.celery import app
 
     broker = os.environ["REDIS_URL"]  # the tests' own Redis database (pyproject.toml), emptied first
     redis.Redis.from_url(broker).flushdb()
-    mail_dir = tmp_path / "mail"
     db = connection.settings_dict
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": broker,
-        "EMAIL_URL": f"filemail:///{mail_dir}",  # four slashes: an absolute path
+        "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",  # four slashes: an absolute path
+        "EVAL_CACHE_DIR": str(tmp_path / "cache"),
         "CELERY_TASK_ALWAYS_EAGER": "false",
     }
     app.conf.task_always_eager = False
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "default",
-            "--pool",
-            "solo",
-            "-l",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    process = WorkerProcess(worker=start_worker(env, "test"), env=env, mail_dir=tmp_path / "mail")
     try:
         deadline = time.monotonic() + 30
         while not app.control.ping(timeout=0.5):
-            assert worker.poll() is None, "the Celery worker exited at start"
+            assert process.worker.poll() is None, "the Celery worker exited at start"
             assert time.monotonic() < deadline, "the Celery worker did not answer within 30 s"
-        yield mail_dir
+        yield process
     finally:
-        worker.terminate()
-        worker.wait(timeout=20)
+        process.worker.terminate()
+        process.worker.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dirs(tmp_path_factory) -> list[tuple[str, int, Path]]:
+    """Three tiny random GPT-2 models of growing width sharing one tokenizer: (name, parameters, directory)."""
+    from evaluation.engine.demo_models import corpus_text, gpt2_model, parameter_count, train_tokenizer
+
+    paragraphs = [p for p in corpus_text().split("\n\n") if p.strip()][:300]
+    tokenizer = train_tokenizer(paragraphs, vocab_size=500)
+    out = []
+    for name, width in (("tiny-s", 16), ("tiny-m", 32), ("tiny-l", 64)):
+        model = gpt2_model(vocab_size=len(tokenizer), n_layer=2, n_embd=width, n_head=2, n_positions=256)
+        path = tmp_path_factory.mktemp(name)
+        model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
+        out.append((name, parameter_count(model), path))
+    return out
+
+
+@pytest.fixture
+def tiny_series(db, tiny_model_dirs):
+    from evaluation.models import LanguageModel, ModelSeries
+
+    series = ModelSeries.objects.create(name="Tiny GPT-2", visibility="public")
+    for order, (name, params, path) in enumerate(tiny_model_dirs):
+        LanguageModel.objects.create(
+            series=series, name=name, parameter_count=params, location=str(path), order=order
+        )
+    return series

@@ -69,3 +69,30 @@ def test_a_contestant_signs_up_submits_fixes_and_edits_a_task(page: Page, live_s
     history.get_by_role("link", name="Version 1").click()
     expect(page.get_by_role("heading", name="Proverb ending", exact=True)).to_be_visible()
     expect(page.get_by_text("older version")).to_be_visible()
+
+
+@pytest.mark.slow
+def test_a_contestant_watches_the_progress_bars_reach_the_plots(
+    page: Page, live_server, celery_worker_process, tiny_series, tmp_path
+):
+    from tests.factories import ContestantFactory, RoundFactory
+
+    RoundFactory(name="Round 1", deadline=timezone.now().date() + dt.timedelta(days=30))
+    ContestantFactory(username="erin")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username or email").fill("erin")
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("link", name="Submit a new task to Round 1").click()
+    for label, value in ANSWERS.items():
+        page.get_by_label(label).fill(value)
+    page.get_by_label("Completion sequence loss (sequence_prob)").check()
+    page.get_by_label("Task file (CSV)").set_input_files(DEMO_TASKS / "lambada-1k.csv")
+    page.get_by_role("button", name="Submit task").click()
+
+    evaluation = page.get_by_role("region", name="Evaluation")
+    expect(evaluation.get_by_role("progressbar").first).to_be_visible()
+    # The page polls the runs' progress and draws the charts when they are done.
+    expect(evaluation.locator(".plot .main-svg").first).to_be_visible(timeout=120_000)
+    expect(evaluation.get_by_role("progressbar")).to_have_count(0)
+    expect(evaluation.get_by_text("per 10× parameters")).to_be_visible()

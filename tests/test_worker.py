@@ -22,9 +22,9 @@ def test_a_receipt_is_sent_by_a_real_worker_through_redis(
             user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="a.csv", data=valid_csv)
         )
     deadline = time.monotonic() + 30
-    while not any(celery_worker_process.glob("*.log")) and time.monotonic() < deadline:
+    while not any(celery_worker_process.mail_dir.glob("*.log")) and time.monotonic() < deadline:
         time.sleep(0.2)
-    mails = [email.message_from_string(p.read_text()) for p in celery_worker_process.glob("*.log")]
+    mails = [email.message_from_string(p.read_text()) for p in celery_worker_process.mail_dir.glob("*.log")]
     assert len(mails) == 1
     assert mails[0]["To"] == "alice@example.org"
     assert (

@@ -1,9 +1,11 @@
 """Demo data for the embedded default: accounts for each role, two rounds, real 2022 tasks (CC-BY)."""
 
 import datetime as dt
+import json
 from pathlib import Path
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -12,6 +14,7 @@ from django.utils import timezone
 from accounts.models import Role
 from accounts.selectors import team_of
 from accounts.services import grant_role, join_team, register_contestant, rename_team
+from evaluation.models import LanguageModel, ModelSeries
 from submissions.models import Round, Submission
 from submissions.services import TaskUpload, submit_task
 
@@ -92,6 +95,7 @@ class Command(BaseCommand):
         if team_of(alice).name.startswith("Team alice"):
             rename_team(user=alice, team=team_of(alice), name="Proverbial")
 
+        self._demo_series()
         for task in DEMO_TASKS:
             self._submit(round1, task)
 
@@ -118,6 +122,36 @@ class Command(BaseCommand):
             else:
                 grant_role(user=user, role=role)
         return user
+
+    def _demo_series(self) -> None:
+        """The offline demo models as a public series and, to show the private path, a private one."""
+        listing = settings.MODELS_DIR / "series.json"
+        if not listing.is_file():
+            self.stdout.write(
+                f"No demo models in {settings.MODELS_DIR}: run manage.py build_demo_models first."
+            )
+            return
+        models = json.loads(listing.read_text())["models"]
+        for name, visibility, description in (
+            ("Demo GPT-2", "public", "Small GPT-2 models trained offline on Python's documentation."),
+            (
+                "Demo GPT-2, held out",
+                "private",
+                "The same models as a private series, as the prize's held-out ones.",
+            ),
+        ):
+            series, created = ModelSeries.objects.get_or_create(
+                name=name, defaults={"visibility": visibility, "description": description}
+            )
+            if created:
+                for order, m in enumerate(models):
+                    LanguageModel.objects.create(
+                        series=series,
+                        name=m["name"],
+                        parameter_count=m["n_parameters"],
+                        location=m["path"],
+                        order=order,
+                    )
 
     def _submit(self, round: Round, task: dict) -> None:
         user = get_user_model().objects.get(username=task["user"])

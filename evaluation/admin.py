@@ -1,0 +1,57 @@
+from django.contrib import admin, messages
+
+from evaluation import services
+from evaluation.models import EvaluationRun, LanguageModel, ModelSeries, SeriesRelease
+
+
+class LanguageModelInline(admin.TabularInline):
+    model = LanguageModel
+    extra = 1
+    fields = ["order", "name", "parameter_count", "location", "api_base"]
+
+
+@admin.register(ModelSeries)
+class ModelSeriesAdmin(admin.ModelAdmin):
+    list_display = ["name", "visibility", "backend", "is_active", "order"]
+    list_editable = ["is_active", "order"]
+    inlines = [LanguageModelInline]
+
+
+@admin.register(SeriesRelease)
+class SeriesReleaseAdmin(admin.ModelAdmin):
+    list_display = ["series", "round", "released_at", "released_by"]
+    readonly_fields = ["released_by", "released_at"]
+
+    def save_model(self, request, obj, form, change):
+        obj.released_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(EvaluationRun)
+class EvaluationRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "version",
+        "model",
+        "status",
+        "progress_done",
+        "progress_total",
+        "attempts",
+        "mean",
+        "queued_at",
+    ]
+    list_filter = ["status", "model__series"]
+    actions = ["retry"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Retry the selected failed runs")
+    def retry(self, request, queryset):
+        retried = 0
+        for run in queryset.filter(status=EvaluationRun.Status.FAILED):
+            services.retry_run(run=run, user=request.user)
+            retried += 1
+        self.message_user(request, f"{retried} run(s) queued again.", messages.SUCCESS)

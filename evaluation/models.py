@@ -1,0 +1,132 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ModelSeries(models.Model):
+    """Language models of growing size from one family, evaluated together and plotted as one curve."""
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public: contestants see results at once"
+        PRIVATE = "private", "Private: hidden from contestants until released for a round"
+
+    class Backend(models.TextChoices):
+        HUGGING_FACE = "hf", "Hugging Face causal LM (GPU workers)"
+        OPENAI = "openai", "OpenAI-compatible endpoint"
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
+    backend = models.CharField(max_length=10, choices=Backend.choices, default=Backend.HUGGING_FACE)
+    is_active = models.BooleanField(
+        "active", default=True, help_text="New task versions are evaluated on it."
+    )
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+        verbose_name_plural = "model series"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_private(self) -> bool:
+        return self.visibility == self.Visibility.PRIVATE
+
+
+class LanguageModel(models.Model):
+    series = models.ForeignKey(ModelSeries, on_delete=models.CASCADE, related_name="models")
+    name = models.CharField(max_length=100)
+    parameter_count = models.PositiveBigIntegerField(help_text="Number of parameters, for the x axis.")
+    location = models.CharField(
+        max_length=500,
+        help_text="Hugging Face: a local directory or object-storage URI of save_pretrained files. "
+        "OpenAI-compatible: the model name the endpoint serves.",
+    )
+    api_base = models.URLField("API base URL", blank=True, help_text="OpenAI-compatible endpoints only.")
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["series", "order", "parameter_count"]
+        constraints = [models.UniqueConstraint(fields=["series", "name"], name="one_name_per_series")]
+
+    def __str__(self) -> str:
+        return f"{self.series.name} / {self.name}"
+
+
+class EvaluationRun(models.Model):
+    """One task version evaluated on one model. Claimed by exactly one worker at a time (compare-and-set)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    version = models.ForeignKey(
+        "submissions.SubmissionVersion", on_delete=models.PROTECT, related_name="runs"
+    )
+    model = models.ForeignKey(LanguageModel, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    failure_reason = models.TextField(blank=True)
+
+    n_examples = models.PositiveIntegerField(null=True, blank=True)
+    mean = models.FloatField(null=True, blank=True)
+    stderr = models.FloatField(null=True, blank=True)
+    accuracy = models.FloatField(null=True, blank=True)
+    subsample_seed = models.BigIntegerField(null=True, blank=True)
+    engine_version = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["model__series__order", "model__order", "model__parameter_count"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "model"], name="one_run_per_version_and_model")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} on {self.model}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class ExampleResult(models.Model):
+    """The value of one example of a run, with what the model gave each class."""
+
+    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="examples")
+    row = models.PositiveIntegerField(help_text="Spreadsheet row of the example (header = row 1).")
+    value = models.FloatField()
+    correct = models.BooleanField(null=True)
+    class_logprobs = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["run", "row"]
+        constraints = [models.UniqueConstraint(fields=["run", "row"], name="one_result_per_row")]
+
+    def __str__(self) -> str:
+        return f"row {self.row} of {self.run}"
+
+
+class SeriesRelease(models.Model):
+    """A private series' results made visible to the contestants of one round."""
+
+    series = models.ForeignKey(ModelSeries, on_delete=models.CASCADE, related_name="releases")
+    round = models.ForeignKey("submissions.Round", on_delete=models.CASCADE, related_name="series_releases")
+    released_at = models.DateTimeField(default=timezone.now)
+    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["series", "round"], name="one_release_per_round")]
+
+    def __str__(self) -> str:
+        return f"{self.series} released for {self.round}"

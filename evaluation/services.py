@@ -1,0 +1,164 @@
+"""Runs of task versions on language models: queueing, claiming, progress, results, the sweeper."""
+
+import datetime as dt
+import logging
+import uuid
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.selectors import is_organizer
+from evaluation.models import EvaluationRun, ExampleResult, LanguageModel, ModelSeries, SeriesRelease
+
+logger = logging.getLogger(__name__)
+
+Status = EvaluationRun.Status
+
+
+def queue_for(model: LanguageModel) -> str:
+    """The Celery queue whose workers may run this model."""
+    if model.series.backend == ModelSeries.Backend.OPENAI:
+        return "api"
+    return "gpu-private" if model.series.is_private else "gpu"
+
+
+def _send(run_id: int, queue: str) -> None:
+    from evaluation.tasks import run_evaluation
+
+    run_evaluation.apply_async(args=[run_id], queue=queue)
+
+
+def enqueue_runs(*, version) -> list[EvaluationRun]:
+    """One run per model of every active series, sent to its queue once the transaction commits."""
+    runs = []
+    for model in LanguageModel.objects.filter(series__is_active=True).select_related("series"):
+        run, created = EvaluationRun.objects.get_or_create(version=version, model=model)
+        if created:
+            transaction.on_commit(partial(_send, run.pk, queue_for(model)))
+        runs.append(run)
+    return runs
+
+
+def claim_run(*, run_id: int, worker: str) -> str | None:
+    """Compare-and-set ``queued → running``. Returns the claim's token, or None when someone else has the run
+    or it is finished (a duplicate delivery then does nothing)."""
+    token = f"{worker}/{uuid.uuid4().hex[:12]}"
+    now = timezone.now()
+    claimed = EvaluationRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+        status=Status.RUNNING,
+        worker=token,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        heartbeat_at=now,
+        progress_done=0,
+        failure_reason="",
+    )
+    return token if claimed else None
+
+
+def _owned(run_id: int, token: str):
+    return EvaluationRun.objects.filter(pk=run_id, status=Status.RUNNING, worker=token)
+
+
+def record_progress(*, run_id: int, token: str, done: int, total: int) -> bool:
+    """Write progress and the heartbeat. False when the run is no longer this worker's (the sweeper gave it away)."""
+    return bool(
+        _owned(run_id, token).update(progress_done=done, progress_total=total, heartbeat_at=timezone.now())
+    )
+
+
+@transaction.atomic
+def complete_run(*, run_id: int, token: str, result: dict) -> bool:
+    """Store the per-example results and the aggregates, once, and only by the worker that holds the run."""
+    run = _owned(run_id, token).select_for_update().first()
+    if run is None:
+        logger.warning(
+            "run no longer held by this worker; result dropped", extra={"run": run_id, "token": token}
+        )
+        return False
+    ExampleResult.objects.bulk_create(
+        ExampleResult(run=run, row=row, value=value, correct=correct, class_logprobs=logprobs)
+        for row, value, correct, logprobs in zip(
+            result["rows"],
+            result["values"],
+            result["correct"] or [None] * len(result["rows"]),
+            result["logprobs"],
+            strict=True,
+        )
+    )
+    run.status = Status.SUCCEEDED
+    run.finished_at = run.heartbeat_at = timezone.now()
+    run.progress_done = run.progress_total = max(run.progress_total, 1)
+    run.n_examples = result["n_examples"]
+    run.mean, run.stderr, run.accuracy = result["mean"], result["stderr"], result["accuracy"]
+    run.subsample_seed = result["subsample_seed"]
+    run.engine_version = result["engine_version"]
+    run.save()
+    return True
+
+
+def fail_run(*, run_id: int, token: str, reason: str) -> bool:
+    return bool(
+        _owned(run_id, token).update(status=Status.FAILED, failure_reason=reason, finished_at=timezone.now())
+    )
+
+
+def requeue_stale_runs(*, now: dt.datetime | None = None) -> tuple[int, int]:
+    """Give runs whose worker went silent to another worker; after too many attempts, fail them with the reason.
+
+    Returns (requeued, failed). Safe to run anywhere, any number of times: each change is a compare-and-set.
+    """
+    now = now or timezone.now()
+    stale_before = now - dt.timedelta(seconds=settings.EVALUATION_HEARTBEAT_TIMEOUT)
+    max_attempts = settings.EVALUATION_MAX_ATTEMPTS
+    requeued = failed = 0
+    stale = EvaluationRun.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale_before)
+    for run in stale.select_related("model__series"):
+        base = EvaluationRun.objects.filter(pk=run.pk, status=Status.RUNNING, worker=run.worker)
+        if run.attempts >= max_attempts:
+            failed += base.update(
+                status=Status.FAILED,
+                finished_at=now,
+                failure_reason=f"The worker evaluating this model stopped responding {run.attempts} times "
+                "(it may have run out of memory). An organizer can retry it.",
+            )
+        elif base.update(status=Status.QUEUED, worker="", queued_at=now, progress_done=0):
+            requeued += 1
+            _send(run.pk, queue_for(run.model))
+            logger.warning(
+                "requeued a run whose worker went silent", extra={"run": run.pk, "worker": run.worker}
+            )
+    return requeued, failed
+
+
+def retry_run(*, run: EvaluationRun, user: AbstractBaseUser) -> EvaluationRun:
+    """An organizer sends a failed run back to the queue, with a fresh count of attempts."""
+    if not is_organizer(user):
+        raise PermissionDenied("Only organizers can retry an evaluation.")
+    updated = EvaluationRun.objects.filter(pk=run.pk, status=Status.FAILED).update(
+        status=Status.QUEUED,
+        worker="",
+        attempts=0,
+        queued_at=timezone.now(),
+        progress_done=0,
+        failure_reason="",
+    )
+    if updated:
+        ExampleResult.objects.filter(run=run).delete()
+        transaction.on_commit(partial(_send, run.pk, queue_for(run.model)))
+    run.refresh_from_db()
+    return run
+
+
+def release_series(*, series: ModelSeries, round, user: AbstractBaseUser) -> SeriesRelease:
+    if not is_organizer(user):
+        raise PermissionDenied("Only organizers can release a private series.")
+    release, _ = SeriesRelease.objects.get_or_create(
+        series=series, round=round, defaults={"released_by": user}
+    )
+    return release

@@ -1,0 +1,24 @@
+from django.urls import path
+
+from evaluation import views
+
+urlpatterns = [
+    path(
+        "submissions/<int:pk>/v<int:number>/evaluation.json",
+        views.evaluation_status,
+        name="evaluation_status",
+    ),
+    path(
+        "submissions/<int:pk>/v<int:number>/results.csv",
+        views.results_download,
+        {"fmt": "csv"},
+        name="results_csv",
+    ),
+    path(
+        "submissions/<int:pk>/v<int:number>/results.json",
+        views.results_download,
+        {"fmt": "json"},
+        name="results_json",
+    ),
+    path("runs/<int:run_id>/retry/", views.run_retry, name="run_retry"),
+]

@@ -1,0 +1,115 @@
+import csv
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_POST
+
+from evaluation import selectors, services
+from evaluation.models import EvaluationRun
+from submissions.selectors import submissions_visible_to
+
+
+def _version(request: HttpRequest, pk: int, number: int):
+    submission = get_object_or_404(submissions_visible_to(request.user), pk=pk)
+    return get_object_or_404(submission.versions.select_related("submission__round"), number=number)
+
+
+def run_state(run: EvaluationRun, position: int | None) -> dict:
+    return {
+        "id": run.pk,
+        "series": run.model.series.name,
+        "model": run.model.name,
+        "parameters": run.model.parameter_count,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "done": run.progress_done,
+        "total": run.progress_total,
+        "percent": round(100 * run.progress_done / run.progress_total) if run.progress_total else 0,
+        "queue_position": position,
+        "failure_reason": run.failure_reason,
+        "mean": run.mean,
+        "stderr": run.stderr,
+        "accuracy": run.accuracy,
+    }
+
+
+@login_required
+def evaluation_status(request: HttpRequest, pk: int, number: int) -> JsonResponse:
+    """Progress of every run the viewer may see, polled by the version page."""
+    version = _version(request, pk, number)
+    runs = selectors.runs_visible_to(request.user, version=version)
+    positions = selectors.queue_positions(runs)
+    return JsonResponse(
+        {
+            "runs": [run_state(run, positions.get(run.pk)) for run in runs],
+            "finished": all(run.is_finished for run in runs),
+        }
+    )
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """Text a spreadsheet would run as a formula gets a leading apostrophe (CSV injection)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+@login_required
+def results_download(request: HttpRequest, pk: int, number: int, fmt: str) -> HttpResponse:
+    """Per-example results of every visible run, as CSV or JSON."""
+    version = _version(request, pk, number)
+    runs = [r for r in selectors.runs_visible_to(request.user, version=version) if r.status == "succeeded"]
+    values = selectors.example_values(runs)
+    records = [
+        {
+            "series": run.model.series.name,
+            "model": run.model.name,
+            "parameters": run.model.parameter_count,
+            "row": row,
+            "value": result.value,
+            "correct": result.correct,
+            "class_logprobs": result.class_logprobs,
+        }
+        for run in runs
+        for row, result in values[run.pk].items()
+    ]
+    name = f"submission-{pk}-v{number}-results"
+    if fmt == "json":
+        response = HttpResponse(json.dumps(records, indent=1), content_type="application/json")
+    else:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        writer = csv.writer(response)
+        writer.writerow(["series", "model", "parameters", "row", "value", "correct", "class_logprobs"])
+        for r in records:
+            writer.writerow(
+                [
+                    spreadsheet_safe(v)
+                    for v in (r["series"], r["model"], r["parameters"], r["row"], r["value"], r["correct"])
+                ]
+                + [json.dumps(r["class_logprobs"])]
+            )
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+@login_required
+@require_POST
+def run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(
+        EvaluationRun.objects.select_related("version__submission", "model__series"), pk=run_id
+    )
+    try:
+        services.retry_run(run=run, user=request.user)
+    except PermissionDenied as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"{run.model.name} is queued again.")
+    version = run.version
+    return redirect("version_detail", pk=version.submission_id, number=version.number)

@@ -1,0 +1,194 @@
+"""Private series stay hidden from contestants until released for the round, on every page and endpoint."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.urls import reverse
+
+from evaluation.models import EvaluationRun, ExampleResult, LanguageModel, ModelSeries
+from evaluation.services import claim_run, complete_run, release_series, requeue_stale_runs
+from submissions.services import TaskUpload, submit_task
+from tests.factories import ANSWERS
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def series(db):
+    public = ModelSeries.objects.create(name="Open Models", visibility="public", order=1)
+    private = ModelSeries.objects.create(name="Secret Lab", visibility="private", order=2)
+    for s, prefix in ((public, "open"), (private, "secret")):
+        for i, params in enumerate((1_000_000, 10_000_000)):
+            LanguageModel.objects.create(
+                series=s, name=f"{prefix}-{i}", parameter_count=params, location=f"/nowhere/{prefix}-{i}"
+            )
+    return public, private
+
+
+def _finish(run: EvaluationRun, values: list[float], rows: list[int]):
+    token = claim_run(run_id=run.pk, worker="test")
+    complete_run(
+        run_id=run.pk,
+        token=token,
+        result={
+            "rows": rows,
+            "values": values,
+            "correct": [v < 0.7 for v in values],
+            "logprobs": [[[-v, -1.0]] for v in values],
+            "n_examples": len(values),
+            "mean": sum(values) / len(values),
+            "stderr": 0.01,
+            "accuracy": 0.5,
+            "subsample_seed": None,
+            "engine_version": "test",
+        },
+    )
+
+
+@pytest.fixture
+def evaluated(alice, open_round, valid_csv, series, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):  # no worker: the test plays it
+        version = submit_task(
+            user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="t.csv", data=valid_csv)
+        )
+    rows = list(range(2, 302))
+    for run in version.runs.select_related("model"):
+        base = 0.5 + run.model.parameter_count / 1e8
+        _finish(run, [base + (row % 7) / 100 for row in rows], rows)
+    return version
+
+
+def test_a_new_version_gets_one_queued_run_per_model_of_every_active_series(
+    alice, open_round, valid_csv, series, django_capture_on_commit_callbacks
+):
+    ModelSeries.objects.create(name="Retired", is_active=False)
+    LanguageModel.objects.create(
+        series=ModelSeries.objects.get(name="Retired"), name="old", parameter_count=1, location="x"
+    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        version = submit_task(
+            user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="t.csv", data=valid_csv)
+        )
+    runs = list(version.runs.order_by("model__name"))
+    assert [r.model.name for r in runs] == ["open-0", "open-1", "secret-0", "secret-1"]
+    assert {r.status for r in runs} == {"queued"}
+    assert len(callbacks) == 1 + 4  # the receipt e-mail and one task per run, sent after commit
+
+
+def test_a_run_is_claimed_once(evaluated, series):
+    run = EvaluationRun.objects.filter(version=evaluated).first()
+    run.status = "queued"
+    run.save()
+    first = claim_run(run_id=run.pk, worker="w1")
+    assert first is not None
+    assert claim_run(run_id=run.pk, worker="w2") is None
+
+
+@pytest.mark.parametrize("who", ["alice", "bob"])
+def test_contestants_see_public_series_but_not_private_ones(client, evaluated, who, request):
+    client.force_login(request.getfixturevalue(who))
+    sub = evaluated.submission
+    page = client.get(reverse("submission_detail", args=[sub.pk])).content.decode()
+    assert "Open Models" in page and "open-1" in page
+    assert "Secret Lab" not in page and "secret-0" not in page
+    status = client.get(reverse("evaluation_status", args=[sub.pk, 1])).json()
+    assert {r["series"] for r in status["runs"]} == {"Open Models"}
+    table = client.get(reverse("results_csv", args=[sub.pk, 1])).content.decode()
+    assert "Secret Lab" not in table and "Open Models" in table
+    records = json.loads(client.get(reverse("results_json", args=[sub.pk, 1])).content)
+    assert {r["series"] for r in records} == {"Open Models"}
+
+
+def test_organizers_see_private_series_marked_hidden(client, olga, evaluated):
+    client.force_login(olga)
+    page = client.get(reverse("submission_detail", args=[evaluated.submission.pk])).content.decode()
+    assert "Secret Lab" in page and "hidden from contestants until released" in page
+
+
+def test_a_released_private_series_becomes_visible_to_the_rounds_contestants(
+    client, alice, olga, evaluated, series
+):
+    release_series(series=series[1], round=evaluated.submission.round, user=olga)
+    client.force_login(alice)
+    sub = evaluated.submission
+    page = client.get(reverse("submission_detail", args=[sub.pk])).content.decode()
+    assert "Secret Lab" in page
+    status = client.get(reverse("evaluation_status", args=[sub.pk, 1])).json()
+    assert {r["series"] for r in status["runs"]} == {"Open Models", "Secret Lab"}
+
+
+def test_other_teams_and_reviewers_get_nothing(client, charlie, rita, evaluated):
+    sub = evaluated.submission
+    for user in (charlie, rita):
+        client.force_login(user)
+        for name in ("evaluation_status", "results_csv", "results_json"):
+            assert client.get(reverse(name, args=[sub.pk, 1])).status_code == 404
+
+
+def test_the_version_page_shows_plots_trend_and_drill_down(client, alice, evaluated):
+    client.force_login(alice)
+    page = client.get(reverse("submission_detail", args=[evaluated.submission.pk])).content.decode()
+    assert 'id="figures-' in page and "plotly.min.js" in page
+    assert "per 10× parameters" in page  # the trend, in words
+    assert "Examples with the largest value on the largest model" in page
+
+
+def test_the_csv_download_escapes_formulas(client, alice, evaluated, series):
+    LanguageModel.objects.filter(name="open-0").update(name="=HYPERLINK(evil)")
+    client.force_login(alice)
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                client.get(reverse("results_csv", args=[evaluated.submission.pk, 1])).content.decode()
+            )
+        )
+    )
+    assert rows[0][:4] == ["series", "model", "parameters", "row"]
+    assert {r[1] for r in rows[1:]} == {"'=HYPERLINK(evil)", "open-1"}
+
+
+def test_the_sweeper_requeues_a_silent_run_then_fails_it_after_the_last_attempt(
+    evaluated, settings, monkeypatch
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    settings.EVALUATION_MAX_ATTEMPTS = 2
+    run = EvaluationRun.objects.filter(version=evaluated).first()
+    EvaluationRun.objects.filter(pk=run.pk).update(status="queued", attempts=0)
+    ExampleResult.objects.filter(run=run).delete()
+    later = timezone.now() + dt.timedelta(seconds=settings.EVALUATION_HEARTBEAT_TIMEOUT + 1)
+
+    sent = []
+    monkeypatch.setattr("evaluation.services._send", lambda run_id, queue: sent.append((run_id, queue)))
+    claim_run(run_id=run.pk, worker="dead-1")
+    assert requeue_stale_runs(now=later) == (1, 0)
+    assert sent == [(run.pk, "gpu")]
+    claim_run(run_id=run.pk, worker="dead-2")
+    assert requeue_stale_runs(now=later) == (0, 1)
+    run.refresh_from_db()
+    assert run.status == "failed" and "stopped responding 2 times" in run.failure_reason
+
+
+def test_only_organizers_retry_a_failed_run(
+    client, alice, olga, evaluated, django_capture_on_commit_callbacks
+):
+    run = EvaluationRun.objects.filter(version=evaluated).first()
+    EvaluationRun.objects.filter(pk=run.pk).update(
+        status="failed", failure_reason="The model's context is too short"
+    )
+    client.force_login(alice)
+    page = client.get(reverse("submission_detail", args=[evaluated.submission.pk])).content.decode()
+    assert "context is too short" in page and "Retry" not in page
+    client.post(reverse("run_retry", args=[run.pk]))
+    run.refresh_from_db()
+    assert run.status == "failed"
+    client.force_login(olga)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        client.post(reverse("run_retry", args=[run.pk]))
+    run.refresh_from_db()
+    assert run.status == "queued" and len(callbacks) == 1
+    assert not run.examples.exists()
