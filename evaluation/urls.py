@@ -20,5 +20,10 @@ urlpatterns = [
         {"fmt": "json"},
         name="results_json",
     ),
+    path(
+        "submissions/<int:pk>/v<int:number>/charts/<int:series_id>-<str:kind>.png",
+        views.figure_png_download,
+        name="figure_png",
+    ),
     path("runs/<int:run_id>/retry/", views.run_retry, name="run_retry"),
 ]

@@ -1,16 +1,22 @@
 import csv
 import json
+import logging
 
+import plotly.graph_objects as go
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from evaluation import selectors, services
+from evaluation.evidence import version_evidence
 from evaluation.models import EvaluationRun
+from evaluation.plots import PngExportUnavailable, figure_png
 from submissions.selectors import submissions_visible_to
+
+logger = logging.getLogger(__name__)
 
 
 def _version(request: HttpRequest, pk: int, number: int):
@@ -113,3 +119,29 @@ def run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
         messages.success(request, f"{run.model.name} is queued again.")
     version = run.version
     return redirect("version_detail", pk=version.submission_id, number=version.number)
+
+
+@login_required
+def figure_png_download(
+    request: HttpRequest, pk: int, number: int, series_id: int, kind: str
+) -> HttpResponse:
+    """A chart of the version page as a PNG image (for slides, e-mails and the export)."""
+    version = _version(request, pk, number)
+    evidence = version_evidence(user=request.user, version=version)
+    figures = next((e.figures for e in evidence["series"] if e.series.pk == series_id), {})
+    if kind not in figures:
+        raise Http404("No such chart (yet) for this version.")
+    try:
+        image = figure_png(go.Figure(figures[kind]))
+    except PngExportUnavailable as error:
+        logger.error("PNG export unavailable", extra={"reason": str(error)})
+        return HttpResponse(
+            "Charts cannot be exported as images on this server right now; the organizers have been told.",
+            status=503,
+            content_type="text/plain",
+        )
+    response = HttpResponse(image, content_type="image/png")
+    response["Content-Disposition"] = (
+        f'attachment; filename="submission-{pk}-v{number}-{series_id}-{kind}.png"'
+    )
+    return response

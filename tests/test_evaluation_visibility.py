@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from evaluation.models import EvaluationRun, ExampleResult, LanguageModel, ModelSeries
+from evaluation.plots import find_browser
 from evaluation.services import claim_run, complete_run, release_series, requeue_stale_runs
 from submissions.services import TaskUpload, submit_task
 from tests.factories import ANSWERS
@@ -192,3 +193,16 @@ def test_only_organizers_retry_a_failed_run(
     run.refresh_from_db()
     assert run.status == "queued" and len(callbacks) == 1
     assert not run.examples.exists()
+
+
+def test_a_chart_downloads_as_png_for_those_who_may_see_it(client, alice, evaluated, series):
+    public, private = series
+    client.force_login(alice)
+    hidden = client.get(reverse("figure_png", args=[evaluated.submission.pk, 1, private.pk, "scaling"]))
+    assert hidden.status_code == 404
+    if find_browser() is None:
+        pytest.skip("PNG export needs Debian's chromium (bin/test installs it)")
+    response = client.get(reverse("figure_png", args=[evaluated.submission.pk, 1, public.pk, "scaling"]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
