@@ -154,6 +154,7 @@ def celery_worker_process(transactional_db, tmp_path):
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": broker,
         "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",  # four slashes: an absolute path
+        "VAR_DIR": str(tmp_path),  # so its MEDIA_ROOT is the test's upload folder (see _test_settings)
         "EVAL_CACHE_DIR": str(tmp_path / "cache"),
         "CELERY_TASK_ALWAYS_EAGER": "false",
     }
