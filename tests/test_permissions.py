@@ -137,3 +137,10 @@ def test_dashboards_make_a_constant_number_of_queries(
                 user=user, round=open_round, answers=ANSWERS, upload=TaskUpload(name="a.csv", data=data)
             )
     assert count_queries() == few
+
+
+def test_a_missing_or_foreign_page_explains_itself_in_the_site_layout(client, charlie):
+    client.force_login(charlie)
+    response = client.get("/submissions/999999/")
+    assert response.status_code == 404
+    assert "belongs to another team" in response.content.decode()
