@@ -24,7 +24,7 @@ from evaluation.engine.frames import examples_from_frame
 from evaluation.engine.openai_backend import EndpointError
 from submissions.taskfile import read_task_file
 
-# The contest's JSON; cached results hold more (per-example correctness) for the platform's own pages.
+# The contest's JSON; cached results hold more (per-example correctness and log-probabilities) for the platform's pages.
 OUTPUT_KEYS = (
     "metric",
     "model",
