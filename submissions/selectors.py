@@ -1,5 +1,5 @@
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.selectors import is_organizer, team_of
@@ -11,14 +11,30 @@ def rounds_accepting(now=None) -> list[Round]:
     return [r for r in Round.objects.all() if r.is_open(now)]
 
 
-def _with_current(qs: QuerySet[Submission]) -> QuerySet[Submission]:
-    return qs.select_related("round", "team", "current_version").annotate(version_count=Count("versions"))
+def _with_current(qs: QuerySet[Submission], *, public_runs_only: bool) -> QuerySet[Submission]:
+    """With the number of versions and the evaluation progress of the current version (distinct counts, so the
+    two joins do not multiply each other)."""
+    runs = Q(current_version__runs__model__series__visibility="public") if public_runs_only else Q()
+    return qs.select_related("round", "team", "current_version").annotate(
+        version_count=Count("versions", distinct=True),
+        run_count=Count("current_version__runs", filter=runs, distinct=True),
+        runs_succeeded=Count(
+            "current_version__runs", filter=runs & Q(current_version__runs__status="succeeded"), distinct=True
+        ),
+        runs_failed=Count(
+            "current_version__runs", filter=runs & Q(current_version__runs__status="failed"), distinct=True
+        ),
+    )
 
 
 def team_submissions_by_round(*, user: AbstractBaseUser) -> list[tuple[Round, list[Submission]]]:
     """Every round, each with the submissions of the user's team in it (rounds without any included)."""
     team = team_of(user)
-    subs = _with_current(Submission.objects.filter(team=team)) if team else Submission.objects.none()
+    subs = (
+        _with_current(Submission.objects.filter(team=team), public_runs_only=True)
+        if team
+        else Submission.objects.none()
+    )
     rounds = Round.objects.prefetch_related(
         Prefetch("submissions", queryset=subs, to_attr="team_submissions")
     )
@@ -26,7 +42,7 @@ def team_submissions_by_round(*, user: AbstractBaseUser) -> list[tuple[Round, li
 
 
 def all_submissions_by_round() -> list[tuple[Round, list[Submission]]]:
-    subs = _with_current(Submission.objects.all())
+    subs = _with_current(Submission.objects.all(), public_runs_only=False)
     rounds = Round.objects.prefetch_related(Prefetch("submissions", queryset=subs, to_attr="all_submissions"))
     return [(r, r.all_submissions) for r in rounds]
 

@@ -206,3 +206,15 @@ def test_a_chart_downloads_as_png_for_those_who_may_see_it(client, alice, evalua
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
     assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_dashboard_shows_evaluation_progress_of_public_series(client, alice, olga, evaluated):
+    client.force_login(alice)
+    assert "Evaluated" in client.get(reverse("dashboard")).content.decode()
+    run = EvaluationRun.objects.filter(version=evaluated, model__series__visibility="private").first()
+    EvaluationRun.objects.filter(pk=run.pk).update(status="failed")
+    assert (
+        "failed" not in client.get(reverse("dashboard")).content.decode()
+    )  # a private run is not theirs to see
+    client.force_login(olga)
+    assert "1 evaluation failed" in client.get(reverse("dashboard")).content.decode()
