@@ -126,6 +126,9 @@ def version_evidence(*, user: AbstractBaseUser, version) -> dict:
             ]
 
     curves = [e.curve for e in by_series.values() if e.curve is not None]
+    positions = selectors.queue_positions(runs)
+    for run in runs:
+        run.queue_position = positions.get(run.pk)
     return {
         "series": list(by_series.values()),
         "combined_figure": (

@@ -105,6 +105,14 @@ def test_a_real_worker_evaluates_every_model_of_a_submitted_version(
     )
     assert largest.progress_done == largest.progress_total > 0
 
+    # The broker delivers a finished run's task again: the worker finds nothing to claim.
+    finished_at = largest.finished_at
+    run_evaluation.apply_async(args=[largest.pk], queue="gpu")
+    run_evaluation.apply_async(args=[largest.pk], queue="gpu")
+    time.sleep(3)
+    largest.refresh_from_db()
+    assert (largest.attempts, largest.finished_at, largest.examples.count()) == (1, finished_at, 860)
+
 
 def test_killing_the_worker_mid_run_leaves_exactly_one_completed_run(
     celery_worker_process, alice, open_round, tiny_series, settings

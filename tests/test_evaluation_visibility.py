@@ -218,3 +218,19 @@ def test_the_dashboard_shows_evaluation_progress_of_public_series(client, alice,
     )  # a private run is not theirs to see
     client.force_login(olga)
     assert "1 evaluation failed" in client.get(reverse("dashboard")).content.decode()
+
+
+def test_a_waiting_run_shows_its_place_in_the_queue(client, alice, alice_queued_version):
+    client.force_login(alice)
+    page = client.get(
+        reverse("submission_detail", args=[alice_queued_version.submission.pk])
+    ).content.decode()
+    assert "Queued · position 1" in page and "Queued · position 2" in page
+
+
+@pytest.fixture
+def alice_queued_version(alice, open_round, valid_csv, series, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        return submit_task(
+            user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="t.csv", data=valid_csv)
+        )
