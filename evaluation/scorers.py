@@ -5,6 +5,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from django.conf import settings
+from transformers.utils import logging as transformers_logging
 
 from evaluation.engine import load_scorer
 from evaluation.models import LanguageModel, ModelSeries
@@ -23,11 +24,13 @@ def model_reference(model: LanguageModel) -> str:
 
 
 def scorer_for(model: LanguageModel):
+    """The engine's scorer for this model, loaded once per worker process (the least recently used goes)."""
     key = (model_reference(model), model.api_base, settings.EVALUATION_DEVICE, settings.EVALUATION_DTYPE)
     with _lock:
         if key in _loaded:
             _loaded.move_to_end(key)
             return _loaded[key]
+    transformers_logging.disable_progress_bar()  # a worker's log is no terminal
     if model.series.backend == ModelSeries.Backend.OPENAI:
         scorer = load_scorer(key[0], api_base=model.api_base)
     else:
