@@ -99,9 +99,7 @@ def version_evidence(*, user: AbstractBaseUser, version) -> dict:
         if len(done) >= 2 and rows:
             evidence.trend = scaling_trend(
                 [
-                    ModelValues(
-                        r.model.name, r.model.parameter_count, [values[r.pk][row].value for row in rows]
-                    )
+                    ModelValues(r.model.name, r.model.parameter_count, [values[r.pk][row] for row in rows])
                     for r in done
                 ],
                 metric=metric,
@@ -109,21 +107,24 @@ def version_evidence(*, user: AbstractBaseUser, version) -> dict:
         if examples is None:
             examples = _examples_by_row(version)
         smallest, largest = done[0], done[-1]
-        worst = sorted(values[largest.pk].values(), key=lambda e: e.value, reverse=True)[:DRILL_DOWN]
-        evidence.worst_on_largest = [_example(e.row, examples, e, metric) for e in worst]
+        on_largest = values[largest.pk]
+        worst = sorted(on_largest, key=on_largest.get, reverse=True)[:DRILL_DOWN]
+        grew = []
         if len(done) >= 2:
-            growth = sorted(
-                rows, key=lambda row: values[largest.pk][row].value - values[smallest.pk][row].value
-            )
-            evidence.grew_most = [
-                {
-                    **_example(row, examples, values[largest.pk][row], metric),
-                    "smallest_value": values[smallest.pk][row].value,
-                    "smallest_model": smallest.model.name,
-                    "largest_model": largest.model.name,
-                }
-                for row in reversed(growth[-DRILL_DOWN:])
+            grew = sorted(rows, key=lambda row: on_largest[row] - values[smallest.pk][row], reverse=True)[
+                :DRILL_DOWN
             ]
+        details = selectors.example_results(largest, worst + grew)
+        evidence.worst_on_largest = [_example(row, examples, details[row], metric) for row in worst]
+        evidence.grew_most = [
+            {
+                **_example(row, examples, details[row], metric),
+                "smallest_value": values[smallest.pk][row],
+                "smallest_model": smallest.model.name,
+                "largest_model": largest.model.name,
+            }
+            for row in grew
+        ]
 
     curves = [e.curve for e in by_series.values() if e.curve is not None]
     positions = selectors.queue_positions(runs)

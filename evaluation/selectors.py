@@ -42,9 +42,25 @@ def queue_positions(runs: list[EvaluationRun]) -> dict[int, int]:
     return positions
 
 
-def example_values(runs: list[EvaluationRun]) -> dict[int, dict[int, ExampleResult]]:
-    """Per run id, its example results by row (one query for all runs)."""
-    by_run: dict[int, dict[int, ExampleResult]] = {run.pk: {} for run in runs}
-    for result in ExampleResult.objects.filter(run__in=[r.pk for r in runs]).order_by("run", "row"):
-        by_run[result.run_id][result.row] = result
+def example_values(runs: list[EvaluationRun]) -> dict[int, dict[int, float]]:
+    """Per run id, its values by row: plain numbers, one query for all runs (pages draw trends from these)."""
+    by_run: dict[int, dict[int, float]] = {run.pk: {} for run in runs}
+    rows = ExampleResult.objects.filter(run__in=[r.pk for r in runs]).values_list("run_id", "row", "value")
+    for run_id, row, value in rows.iterator(chunk_size=10_000):
+        by_run[run_id][row] = value
     return by_run
+
+
+def example_results(run: EvaluationRun, rows: list[int]) -> dict[int, ExampleResult]:
+    """The full results (with class log-probabilities) of a few rows of a run."""
+    return {r.row: r for r in ExampleResult.objects.filter(run=run, row__in=rows)}
+
+
+def results_of(runs: list[EvaluationRun]):
+    """Every example result of these runs, with its run and model, in order (for downloads)."""
+    return (
+        ExampleResult.objects.filter(run__in=[r.pk for r in runs])
+        .select_related("run__model__series")
+        .order_by("run__model__series__order", "run__model__parameter_count", "row")
+        .iterator(chunk_size=5_000)
+    )

@@ -72,19 +72,17 @@ def results_download(request: HttpRequest, pk: int, number: int, fmt: str) -> Ht
     """Per-example results of every visible run, as CSV or JSON."""
     version = _version(request, pk, number)
     runs = [r for r in selectors.runs_visible_to(request.user, version=version) if r.status == "succeeded"]
-    values = selectors.example_values(runs)
     records = [
         {
-            "series": run.model.series.name,
-            "model": run.model.name,
-            "parameters": run.model.parameter_count,
-            "row": row,
+            "series": result.run.model.series.name,
+            "model": result.run.model.name,
+            "parameters": result.run.model.parameter_count,
+            "row": result.row,
             "value": result.value,
             "correct": result.correct,
             "class_logprobs": result.class_logprobs,
         }
-        for run in runs
-        for row, result in values[run.pk].items()
+        for result in selectors.results_of(runs)
     ]
     name = f"submission-{pk}-v{number}-results"
     if fmt == "json":
