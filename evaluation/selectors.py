@@ -7,16 +7,18 @@ from accounts.selectors import is_organizer
 from evaluation.models import EvaluationRun, ExampleResult, ModelSeries
 
 
-def series_visible_to(user: AbstractBaseUser, *, round) -> QuerySet[ModelSeries]:
-    if is_organizer(user):
+def series_visible_to(user: AbstractBaseUser, *, submission) -> QuerySet[ModelSeries]:
+    """Organizers and the submission's assigned reviewers see every series; its team the public ones and the
+    private ones released for its round."""
+    if is_organizer(user) or submission.assignments.filter(reviewer=user).exists():
         return ModelSeries.objects.all()
     return ModelSeries.objects.filter(
-        Q(visibility=ModelSeries.Visibility.PUBLIC) | Q(releases__round=round)
+        Q(visibility=ModelSeries.Visibility.PUBLIC) | Q(releases__round=submission.round_id)
     ).distinct()
 
 
 def runs_visible_to(user: AbstractBaseUser, *, version) -> list[EvaluationRun]:
-    series = series_visible_to(user, round=version.submission.round)
+    series = series_visible_to(user, submission=version.submission)
     return list(
         EvaluationRun.objects.filter(version=version, model__series__in=series)
         .select_related("model__series")

@@ -48,11 +48,20 @@ def all_submissions_by_round() -> list[tuple[Round, list[Submission]]]:
 
 
 def submissions_visible_to(user: AbstractBaseUser) -> QuerySet[Submission]:
-    """Organizers see every submission; contestants their team's. Reviewers see theirs through assignments."""
+    """Organizers see every submission; contestants their team's; reviewers those assigned to them."""
     if is_organizer(user):
         return Submission.objects.all()
+    if not user.is_authenticated:
+        return Submission.objects.none()
     team = team_of(user)
-    return Submission.objects.filter(team=team) if team else Submission.objects.none()
+    own = Q(team=team) if team else Q(pk__in=[])
+    return Submission.objects.filter(own | Q(assignments__reviewer=user)).distinct()
+
+
+def is_blind_to(user: AbstractBaseUser, submission: Submission) -> bool:
+    """Reviewers (and anyone else outside the team who is no organizer) must not see who submitted."""
+    team = team_of(user)
+    return not is_organizer(user) and (team is None or team.pk != submission.team_id)
 
 
 def can_edit(*, user: AbstractBaseUser, submission: Submission) -> bool:

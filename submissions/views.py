@@ -5,8 +5,10 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts.selectors import is_organizer
+from accounts.models import Role
+from accounts.selectors import has_role, is_organizer
 from evaluation.evidence import version_evidence
+from reviews.selectors import assignments_of
 from submissions import selectors, services
 from submissions.forms import SubmissionForm
 from submissions.models import Round, Submission
@@ -21,6 +23,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     if is_organizer(request.user):
         return render(request, "organizer/dashboard.html", {"rounds": selectors.all_submissions_by_round()})
+    if has_role(request.user, Role.REVIEWER):
+        return render(request, "reviewer/dashboard.html", {"assignments": assignments_of(request.user)})
     return render(
         request,
         "contestant/dashboard.html",
@@ -135,6 +139,7 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
             "version": shown,
             "versions": versions,
             "can_edit": selectors.can_edit(user=request.user, submission=submission),
+            "blind": selectors.is_blind_to(request.user, submission),
             "evidence": version_evidence(user=request.user, version=shown),
         },
     )
@@ -144,9 +149,9 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
 def version_download(request: HttpRequest, pk: int, number: int) -> FileResponse:
     submission = get_object_or_404(selectors.submissions_visible_to(request.user), pk=pk)
     version = get_object_or_404(submission.versions, number=number)
+    # A file's name can carry its authors' names: blind reviewers get a neutral one.
+    blind = selectors.is_blind_to(request.user, submission)
+    name = f"submission-{pk}-v{number}.csv" if blind else version.original_filename
     return FileResponse(
-        version.task_file.open("rb"),
-        as_attachment=True,
-        filename=version.original_filename,
-        content_type="text/csv",
+        version.task_file.open("rb"), as_attachment=True, filename=name, content_type="text/csv"
     )
