@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts.models import Role, Team
 from accounts.selectors import has_role, team_of
+from reviews.models import Assignment
 from submissions.models import Round, Submission
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +30,8 @@ def test_the_demo_has_every_role_two_teams_two_future_rounds_and_real_tasks():
     metrics = set(Submission.objects.values_list("current_version__metric", flat=True))
     assert metrics == {"classification", "sequence_prob", "logodds"}
     assert "password for all: inverse-scaling" in out.getvalue()
+    assert Assignment.objects.filter(reviewer__username="reviewer1").count() == 3
     # Running it again duplicates nothing.
     call_command("seed_demo", stdout=StringIO())
     assert Submission.objects.count() == 3 and get_user_model().objects.count() == 6
+    assert Assignment.objects.count() == 6

@@ -15,6 +15,7 @@ from accounts.models import Role
 from accounts.selectors import team_of
 from accounts.services import grant_role, join_team, register_contestant, rename_team
 from evaluation.models import LanguageModel, ModelSeries
+from reviews.services import assign_reviewer
 from submissions.models import Round, Submission
 from submissions.services import TaskUpload, submit_task
 
@@ -98,11 +99,15 @@ class Command(BaseCommand):
         self._demo_series()
         for task in DEMO_TASKS:
             self._submit(round1, task)
+        organizer = get_user_model().objects.get(username="organizer")
+        for submission in Submission.objects.filter(round=round1).select_related("team"):
+            for reviewer in get_user_model().objects.filter(username__in=["reviewer1", "reviewer2"]):
+                assign_reviewer(submission=submission, reviewer=reviewer, by=organizer)
 
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         for line in (
             "  organizer            organizer (manages rounds, sees every submission)",
-            "  reviewer1, reviewer2 reviewers",
+            "  reviewer1, reviewer2 reviewers, each assigned the demo submissions (blind)",
             "  alice, bob           contestants in team Proverbial",
             "  carol                contestant in her own team",
         ):
