@@ -4,6 +4,7 @@ import logging
 import socket
 import time
 
+import torch
 from celery import shared_task
 from django.conf import settings
 
@@ -41,6 +42,15 @@ def run_evaluation(run_id: int) -> None:
         return
     except ContextTooShortError as error:
         services.fail_run(run_id=run_id, token=token, reason=f"The model's context is too short: {error}")
+        return
+    except torch.OutOfMemoryError:
+        logger.exception("evaluation run out of memory", extra={"run": run_id})
+        services.fail_run(
+            run_id=run_id,
+            token=token,
+            reason="The model ran out of memory even on one prompt at a time; an organizer can retry it on a "
+            "machine with more memory.",
+        )
         return
     except Exception:
         logger.exception("evaluation run failed", extra={"run": run_id})

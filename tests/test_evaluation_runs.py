@@ -151,3 +151,25 @@ def test_killing_the_worker_mid_run_leaves_exactly_one_completed_run(
     assert (run.status, run.attempts) == ("succeeded", 2)
     assert EvaluationRun.objects.filter(version=version).count() == 1
     assert ExampleResult.objects.filter(run=run).count() == 1000
+
+
+def test_a_run_that_cannot_fit_in_memory_fails_with_a_readable_reason(
+    alice, open_round, tiny_series, valid_csv, monkeypatch, tmp_path, settings
+):
+    import torch
+
+    settings.EVAL_CACHE_DIR = str(tmp_path / "cache")
+    version = submit_task(
+        user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="t.csv", data=valid_csv)
+    )
+    run = version.runs.first()
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr("evaluation.tasks.evaluate_examples", out_of_memory)
+    run_evaluation(run.pk)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.failure_reason.startswith("The model ran out of memory")
+    assert "Traceback" not in run.failure_reason
