@@ -10,11 +10,12 @@ from django.conf import settings
 
 from evaluation import services
 from evaluation.engine import (
+    SUBSAMPLE_CAP,
     ContextTooShortError,
     ResultsCache,
     cache_key,
     count_groups,
-    evaluate_examples,
+    evaluate,
     model_identity,
     subsample,
 )
@@ -75,12 +76,16 @@ def _evaluate(run_id: int, token: str) -> dict:
     examples = examples_from_frame(report.examples)
     reference = model_reference(model)
     identity = model_identity(reference, dtype=settings.EVALUATION_DTYPE, api_base=model.api_base or None)
+    # The cache holds results under the contest's cap; a round with another cap that would subsample differently
+    # computes its own.
+    cacheable = cap == SUBSAMPLE_CAP or len(examples) <= min(cap, SUBSAMPLE_CAP)
     cache = ResultsCache(settings.EVAL_CACHE_DIR)
     key = cache_key(file_sha256=version.sha256, metric=version.metric, model_identity=identity)
-    if (cached := cache.get(key)) is not None and cached.get("logprobs") is not None:
+    if cacheable and (cached := cache.get(key)) is not None and cached.get("logprobs") is not None:
         return cached
 
-    total = count_groups(subsample(examples, file_sha256=version.sha256, cap=cap)[0], version.metric)
+    chosen, seed = subsample(examples, file_sha256=version.sha256, cap=cap)
+    total = count_groups(chosen, version.metric)
     services.record_progress(run_id=run_id, token=token, done=0, total=total)
     state = {"done": 0, "written": time.monotonic()}
 
@@ -92,16 +97,16 @@ def _evaluate(run_id: int, token: str) -> dict:
             if not services.record_progress(run_id=run_id, token=token, done=state["done"], total=total):
                 raise RunLost
 
-    result = evaluate_examples(
-        examples,
+    result = evaluate(
+        chosen,
         metric=version.metric,
         scorer=scorer_for(model),
-        file_sha256=version.sha256,
         model=reference,
-        cap=cap,
+        subsample_seed=seed,
         progress=progress,
     ).to_json()
-    cache.put(key, result)
+    if cacheable:
+        cache.put(key, result)
     return result
 
 

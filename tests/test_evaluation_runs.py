@@ -167,7 +167,7 @@ def test_a_run_that_cannot_fit_in_memory_fails_with_a_readable_reason(
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory")
 
-    monkeypatch.setattr("evaluation.tasks.evaluate_examples", out_of_memory)
+    monkeypatch.setattr("evaluation.tasks.evaluate", out_of_memory)
     run_evaluation(run.pk)
     run.refresh_from_db()
     assert run.status == "failed"
