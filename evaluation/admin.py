@@ -15,6 +15,12 @@ class ModelSeriesAdmin(admin.ModelAdmin):
     list_display = ["name", "visibility", "backend", "is_active", "order"]
     list_editable = ["is_active", "order"]
     inlines = [LanguageModelInline]
+    actions = ["evaluate_current_versions"]
+
+    @admin.action(description="Evaluate every current submission version on the selected series")
+    def evaluate_current_versions(self, request, queryset):
+        created = sum(services.enqueue_current_versions(series=series) for series in queryset)
+        self.message_user(request, f"{created} run(s) queued.", messages.SUCCESS)
 
 
 @admin.register(SeriesRelease)

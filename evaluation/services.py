@@ -33,15 +33,28 @@ def _send(run_id: int, queue: str) -> None:
     run_evaluation.apply_async(args=[run_id], queue=queue)
 
 
+def _ensure_run(version, model: LanguageModel) -> tuple[EvaluationRun, bool]:
+    """The run of this version on this model, created and sent to its queue (after commit) if it is new."""
+    run, created = EvaluationRun.objects.get_or_create(version=version, model=model)
+    if created:
+        transaction.on_commit(partial(_send, run.pk, queue_for(model)))
+    return run, created
+
+
 def enqueue_runs(*, version) -> list[EvaluationRun]:
-    """One run per model of every active series, sent to its queue once the transaction commits."""
-    runs = []
-    for model in LanguageModel.objects.filter(series__is_active=True).select_related("series"):
-        run, created = EvaluationRun.objects.get_or_create(version=version, model=model)
-        if created:
-            transaction.on_commit(partial(_send, run.pk, queue_for(model)))
-        runs.append(run)
-    return runs
+    """One run per model of every active series."""
+    models = LanguageModel.objects.filter(series__is_active=True).select_related("series")
+    return [_ensure_run(version, model)[0] for model in models]
+
+
+def enqueue_current_versions(*, series: ModelSeries) -> int:
+    """Evaluate every submission's current version on a series added (or extended) after they were submitted.
+    Runs that exist already are left as they are. Returns how many runs were created."""
+    from submissions.models import SubmissionVersion
+
+    models = list(series.models.select_related("series"))
+    versions = SubmissionVersion.objects.filter(submission__current_version=F("pk"))
+    return sum(_ensure_run(version, model)[1] for version in versions for model in models)
 
 
 def claim_run(*, run_id: int, worker: str) -> str | None:

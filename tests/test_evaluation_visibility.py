@@ -234,3 +234,17 @@ def alice_queued_version(alice, open_round, valid_csv, series, django_capture_on
         return submit_task(
             user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="t.csv", data=valid_csv)
         )
+
+
+def test_a_series_added_later_evaluates_the_current_versions_once(
+    client, olga, evaluated, django_capture_on_commit_callbacks
+):
+    late = ModelSeries.objects.create(name="Late Lab")
+    LanguageModel.objects.create(series=late, name="late-0", parameter_count=5, location="/nowhere")
+    client.force_login(olga)
+    action = {"action": "evaluate_current_versions", "_selected_action": [late.pk]}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        client.post(reverse("admin:evaluation_modelseries_changelist"), action)
+        client.post(reverse("admin:evaluation_modelseries_changelist"), action)
+    assert EvaluationRun.objects.filter(version=evaluated, model__series=late).count() == 1
+    assert len(callbacks) == 1
