@@ -9,6 +9,10 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
   exit 1
 fi
 if [ ! -x .venv/bin/python ]; then
+  if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
+    echo "Python's venv module is missing. On Debian: apt-get install -y python3.11-venv" >&2
+    exit 1
+  fi
   echo "Creating the virtual environment in .venv ..."
   "$PY" -m venv .venv
 fi
