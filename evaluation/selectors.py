@@ -27,21 +27,18 @@ def runs_visible_to(user: AbstractBaseUser, *, version) -> list[EvaluationRun]:
 
 
 def queue_positions(runs: list[EvaluationRun]) -> dict[int, int]:
-    """For each queued run, how many runs of its series' kind were queued before it, plus one."""
-    positions = {}
-    for run in runs:
-        if run.status == EvaluationRun.Status.QUEUED:
-            series = run.model.series
-            positions[run.pk] = (
-                EvaluationRun.objects.filter(
-                    status=EvaluationRun.Status.QUEUED,
-                    queued_at__lt=run.queued_at,
-                    model__series__backend=series.backend,
-                    model__series__visibility=series.visibility,
-                ).count()
-                + 1
-            )
-    return positions
+    """For each queued run, its place among the queued runs of its series' kind (1 = next), in one query."""
+    if not any(run.status == EvaluationRun.Status.QUEUED for run in runs):
+        return {}
+    waiting = EvaluationRun.objects.filter(status=EvaluationRun.Status.QUEUED).order_by("queued_at", "pk")
+    seen: dict[tuple[str, str], int] = {}
+    places: dict[int, int] = {}
+    for pk, backend, visibility in waiting.values_list(
+        "pk", "model__series__backend", "model__series__visibility"
+    ):
+        seen[(backend, visibility)] = seen.get((backend, visibility), 0) + 1
+        places[pk] = seen[(backend, visibility)]
+    return {run.pk: places[run.pk] for run in runs if run.pk in places}
 
 
 def example_values(runs: list[EvaluationRun]) -> dict[int, dict[int, float]]:

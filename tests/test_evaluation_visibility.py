@@ -248,3 +248,32 @@ def test_a_series_added_later_evaluates_the_current_versions_once(
         client.post(reverse("admin:evaluation_modelseries_changelist"), action)
     assert EvaluationRun.objects.filter(version=evaluated, model__series=late).count() == 1
     assert len(callbacks) == 1
+
+
+def test_the_version_page_makes_a_constant_number_of_queries(
+    client, alice, evaluated, series, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(alice)
+    url = reverse("submission_detail", args=[evaluated.submission.pk])
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    def add_models(start, n):  # half of them still queued, half finished
+        for i in range(start, start + n):
+            model = LanguageModel.objects.create(
+                series=series[0], name=f"open-big-{i}", parameter_count=10**8 * (i + 1), location="/x"
+            )
+            run = EvaluationRun.objects.create(version=evaluated, model=model)
+            if i % 2:
+                _finish(run, [0.9] * 300, list(range(2, 302)))
+
+    add_models(0, 2)
+    few = count()
+    add_models(2, 6)
+    assert count() == few
