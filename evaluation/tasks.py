@@ -3,6 +3,7 @@
 import logging
 import socket
 import time
+from functools import partial
 
 import torch
 from celery import shared_task
@@ -81,9 +82,15 @@ def _evaluate(run_id: int, token: str) -> dict:
     cacheable = cap == SUBSAMPLE_CAP or len(examples) <= min(cap, SUBSAMPLE_CAP)
     cache = ResultsCache(settings.EVAL_CACHE_DIR)
     key = cache_key(file_sha256=version.sha256, metric=version.metric, model_identity=identity)
-    if cacheable and (cached := cache.get(key)) is not None and cached.get("logprobs") is not None:
-        return cached
 
+    compute = partial(
+        _run_engine, run_id, token, examples, version=version, model=model, cap=cap, reference=reference
+    )
+    return cache.get_or_compute(key, compute)[0] if cacheable else compute()
+
+
+def _run_engine(run_id: int, token: str, examples, *, version, model, cap: int, reference: str) -> dict:
+    """Evaluate the (subsampled) examples, writing progress and the heartbeat about once a second."""
     chosen, seed = subsample(examples, file_sha256=version.sha256, cap=cap)
     total = count_groups(chosen, version.metric)
     services.record_progress(run_id=run_id, token=token, done=0, total=total)
@@ -97,7 +104,7 @@ def _evaluate(run_id: int, token: str) -> dict:
             if not services.record_progress(run_id=run_id, token=token, done=state["done"], total=total):
                 raise RunLost
 
-    result = evaluate(
+    return evaluate(
         chosen,
         metric=version.metric,
         scorer=scorer_for(model),
@@ -105,13 +112,3 @@ def _evaluate(run_id: int, token: str) -> dict:
         subsample_seed=seed,
         progress=progress,
     ).to_json()
-    if cacheable:
-        cache.put(key, result)
-    return result
-
-
-@shared_task(ignore_result=True)
-def sweep_stale_runs() -> None:
-    requeued, failed = services.requeue_stale_runs()
-    if requeued or failed:
-        logger.info("sweeper", extra={"requeued": requeued, "failed": failed})

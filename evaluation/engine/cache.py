@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 from .version import ENGINE_VERSION
@@ -75,3 +77,17 @@ class ResultsCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def get_or_compute(self, key: str, compute: Callable[[], dict]) -> tuple[dict, bool]:
+        """The complete result cached under ``key``, or ``compute()``'s, stored under it; and whether it was a hit.
+
+        An entry lacking any field of an EvaluationResult (written by something else) counts as a miss.
+        """
+        from .runner import EvaluationResult
+
+        cached = self.get(key)
+        if cached is not None and all(f.name in cached for f in fields(EvaluationResult)):
+            return cached, True
+        result = compute()
+        self.put(key, result)
+        return result, False

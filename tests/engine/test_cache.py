@@ -35,3 +35,24 @@ def test_model_identity_follows_the_files_and_the_dtype(tmp_path):
     assert model_identity("openai:m", api_base="http://a/v1") != model_identity(
         "openai:m", api_base="http://b/v1"
     )
+
+
+def test_get_or_compute_computes_once_and_treats_incomplete_entries_as_misses(tmp_path):
+    from dataclasses import fields
+
+    from evaluation.engine import EvaluationResult
+
+    complete = {f.name: None for f in fields(EvaluationResult)}
+    cache = ResultsCache(tmp_path / "cache")
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return complete
+
+    assert cache.get_or_compute("k", compute) == (complete, False)
+    assert cache.get_or_compute("k", compute) == (complete, True)
+    assert len(calls) == 1
+    cache.put("k", {"mean": 1.5})  # written by something else: not a whole result
+    assert cache.get_or_compute("k", compute) == (complete, False)
+    assert len(calls) == 2

@@ -112,19 +112,22 @@ class Command(BaseCommand):
             metric=metric,
             model_identity=model_identity(model, dtype=options["dtype"], api_base=options["api_base"]),
         )
-        result = cache.get(key) if cache is not None else None
-        if result is not None and all(k in result for k in OUTPUT_KEYS):
-            self.stderr.write("results cache: hit")
-        else:
-            result = self._evaluate(
+
+        def compute() -> dict:
+            return self._evaluate(
                 report.examples,
                 metric=metric,
                 file_sha256=file_sha256,
                 batch_size=batch_size,
                 options=options,
             )
-            if cache is not None:
-                cache.put(key, result)
+
+        if cache is None:
+            result = compute()
+        else:
+            result, hit = cache.get_or_compute(key, compute)
+            if hit:
+                self.stderr.write("results cache: hit")
         result = {**{key: result[key] for key in OUTPUT_KEYS}, "model": model}
         # One key per line, each list on one line: readable, and short even for 10,000 values.
         text = "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in result.items()) + "\n}\n"
