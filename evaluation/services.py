@@ -41,6 +41,15 @@ def _ensure_run(version, model: LanguageModel) -> tuple[EvaluationRun, bool]:
     return run, created
 
 
+def _back_to_queue(run: EvaluationRun, runs, **reset) -> bool:
+    """Compare-and-set ``runs`` (the run in the state the caller expects) back to ``queued`` and send it again
+    after commit. False when the run was no longer in that state."""
+    updated = runs.update(status=Status.QUEUED, worker="", queued_at=timezone.now(), progress_done=0, **reset)
+    if updated:
+        transaction.on_commit(partial(_send, run.pk, queue_for(run.model)))
+    return bool(updated)
+
+
 def enqueue_runs(*, version) -> list[EvaluationRun]:
     """One run per model of every active series."""
     models = LanguageModel.objects.filter(series__is_active=True).select_related("series")
@@ -140,9 +149,8 @@ def requeue_stale_runs(*, now: dt.datetime | None = None) -> tuple[int, int]:
                 failure_reason=f"The worker evaluating this model stopped responding {run.attempts} times "
                 "(it may have run out of memory). An organizer can retry it.",
             )
-        elif base.update(status=Status.QUEUED, worker="", queued_at=now, progress_done=0):
+        elif _back_to_queue(run, base):
             requeued += 1
-            _send(run.pk, queue_for(run.model))
             logger.warning(
                 "requeued a run whose worker went silent", extra={"run": run.pk, "worker": run.worker}
             )
@@ -153,17 +161,9 @@ def retry_run(*, run: EvaluationRun, user: AbstractBaseUser) -> EvaluationRun:
     """An organizer sends a failed run back to the queue, with a fresh count of attempts."""
     if not is_organizer(user):
         raise PermissionDenied("Only organizers can retry an evaluation.")
-    updated = EvaluationRun.objects.filter(pk=run.pk, status=Status.FAILED).update(
-        status=Status.QUEUED,
-        worker="",
-        attempts=0,
-        queued_at=timezone.now(),
-        progress_done=0,
-        failure_reason="",
-    )
-    if updated:
+    failed = EvaluationRun.objects.filter(pk=run.pk, status=Status.FAILED)
+    if _back_to_queue(run, failed, attempts=0, failure_reason=""):
         ExampleResult.objects.filter(run=run).delete()
-        transaction.on_commit(partial(_send, run.pk, queue_for(run.model)))
     run.refresh_from_db()
     return run
 

@@ -151,7 +151,7 @@ def test_the_csv_download_escapes_formulas(client, alice, evaluated, series):
 
 
 def test_the_sweeper_requeues_a_silent_run_then_fails_it_after_the_last_attempt(
-    evaluated, settings, monkeypatch
+    evaluated, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     import datetime as dt
 
@@ -166,7 +166,8 @@ def test_the_sweeper_requeues_a_silent_run_then_fails_it_after_the_last_attempt(
     sent = []
     monkeypatch.setattr("evaluation.services._send", lambda run_id, queue: sent.append((run_id, queue)))
     claim_run(run_id=run.pk, worker="dead-1")
-    assert requeue_stale_runs(now=later) == (1, 0)
+    with django_capture_on_commit_callbacks(execute=True):  # the run is sent once the requeue commits
+        assert requeue_stale_runs(now=later) == (1, 0)
     assert sent == [(run.pk, "gpu")]
     claim_run(run_id=run.pk, worker="dead-2")
     assert requeue_stale_runs(now=later) == (0, 1)
