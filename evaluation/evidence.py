@@ -10,7 +10,7 @@ from evaluation import selectors
 from evaluation.models import EvaluationRun, ModelSeries
 from evaluation.plots import Curve, Point, accuracy_figure, scaling_figure
 from evaluation.trends import ModelValues, Trend, scaling_trend
-from submissions.taskfile import read_task_file
+from submissions.selectors import version_examples
 
 DRILL_DOWN = 5
 
@@ -143,6 +143,9 @@ def version_evidence(*, user: AbstractBaseUser, version) -> dict:
 
 
 def _examples_by_row(version) -> dict[int, dict]:
-    with version.task_file.open("rb") as f:
-        report = read_task_file(f.read(), metric=version.metric, min_examples=0)
-    return {int(r["row"]): r for r in report.examples.to_dict("records")} if report.ok else {}
+    """The examples by row; none when the file no longer validates (the tables then show values only)."""
+    try:
+        frame = version_examples(version)
+    except ValueError:
+        return {}
+    return {int(r["row"]): r for r in frame.to_dict("records")}

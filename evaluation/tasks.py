@@ -23,7 +23,7 @@ from evaluation.engine import (
 from evaluation.engine.frames import examples_from_frame
 from evaluation.models import EvaluationRun
 from evaluation.scorers import model_reference, scorer_for
-from submissions.taskfile import read_task_file
+from submissions.selectors import version_examples
 
 logger = logging.getLogger(__name__)
 PROGRESS_EVERY_SECONDS = 1.0
@@ -68,13 +68,8 @@ def run_evaluation(run_id: int) -> None:
 def _evaluate(run_id: int, token: str) -> dict:
     run = EvaluationRun.objects.select_related("version__submission__round", "model__series").get(pk=run_id)
     version, model = run.version, run.model
-    with version.task_file.open("rb") as f:
-        data = f.read()
-    report = read_task_file(data, metric=version.metric, min_examples=0, filename=version.original_filename)
-    if not report.ok:  # the file was valid when it was submitted; only a change of the rules can do this
-        raise ValueError("; ".join(report.lines()))
     cap = version.submission.round.subsample_cap
-    examples = examples_from_frame(report.examples)
+    examples = examples_from_frame(version_examples(version))
     reference = model_reference(model)
     identity = model_identity(reference, dtype=settings.EVALUATION_DTYPE, api_base=model.api_base or None)
     # The cache holds results under the contest's cap; a round with another cap that would subsample differently

@@ -1,14 +1,9 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.utils import timezone
 
 from accounts.selectors import is_organizer, team_of
 from submissions.models import Round, Submission, SubmissionVersion
-
-
-def rounds_accepting(now=None) -> list[Round]:
-    now = now or timezone.now()
-    return [r for r in Round.objects.all() if r.is_open(now)]
+from submissions.taskfile import read_task_file
 
 
 def _with_current(qs: QuerySet[Submission], *, public_runs_only: bool) -> QuerySet[Submission]:
@@ -71,3 +66,17 @@ def can_edit(*, user: AbstractBaseUser, submission: Submission) -> bool:
 
 def versions_of(submission: Submission) -> QuerySet[SubmissionVersion]:
     return submission.versions.select_related("created_by").order_by("-number")
+
+
+def version_examples(version: SubmissionVersion):
+    """The stored file's examples, as the validator reads them (a DataFrame with a ``row`` column).
+
+    The file was valid when submitted; should a later change of the rules reject it, say so rather than guess.
+    """
+    with version.task_file.open("rb") as f:
+        report = read_task_file(
+            f.read(), metric=version.metric, min_examples=0, filename=version.original_filename
+        )
+    if not report.ok:
+        raise ValueError("; ".join(report.lines()))
+    return report.examples
