@@ -107,3 +107,10 @@ def _run_engine(run_id: int, token: str, examples, *, version, model, cap: int, 
         subsample_seed=seed,
         progress=progress,
     ).to_json()
+
+
+@shared_task(ignore_result=True)
+def sweep_stale_runs() -> None:
+    requeued, failed = services.requeue_stale_runs()
+    if requeued or failed:
+        logger.info("sweeper", extra={"requeued": requeued, "failed": failed})

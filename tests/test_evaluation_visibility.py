@@ -278,3 +278,14 @@ def test_the_version_page_makes_a_constant_number_of_queries(
     few = count()
     add_models(2, 6)
     assert count() == few
+
+
+def test_every_scheduled_task_is_a_registered_task(evaluated, settings, django_capture_on_commit_callbacks):
+    """Beat sends tasks by name: a schedule naming a task no worker knows would silently stop the sweeper."""
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks, entry["task"]
+    app.tasks["evaluation.tasks.sweep_stale_runs"].delay()  # runs in-process here; nothing is stale
+    assert not EvaluationRun.objects.filter(version=evaluated, status="queued").exists()
