@@ -15,7 +15,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from evaluation.trends import CLASSIFICATION, LOGODDS, LOSS_METRICS, check_metric
+from contest.rules import CLASSIFICATION, LOGODDS, LOSS_METRICS
+from evaluation.trends import check_metric
 
 PALETTE = qualitative.Plotly
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "triangle-down", "pentagon")

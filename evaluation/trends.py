@@ -17,13 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CLASSIFICATION = "classification"
-SEQUENCE_PROB = "sequence_prob"
-LOGODDS = "logodds"
-ABSOLUTE_LOGODDS = "absolute_logodds"
-LOSS_METRICS = (CLASSIFICATION, SEQUENCE_PROB)
-LOGODDS_METRICS = (LOGODDS, ABSOLUTE_LOGODDS)
-METRICS = LOSS_METRICS + LOGODDS_METRICS
+from contest.rules import CLASSIFICATION, LOSS_METRICS, METRICS
 
 INVERSE = "inverse"
 STANDARD = "standard"

@@ -6,15 +6,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Team
+from contest import rules
 
 ANYWHERE_ON_EARTH = dt.timezone(dt.timedelta(hours=-12), "AoE")
 
 
 class Metric(models.TextChoices):
-    CLASSIFICATION = "classification", "Classification loss (classification)"
-    SEQUENCE_PROB = "sequence_prob", "Completion sequence loss (sequence_prob)"
-    LOGODDS = "logodds", "Signed difference in log-odds (logodds)"
-    ABSOLUTE_LOGODDS = "absolute_logodds", "Absolute difference in log-odds (absolute_logodds)"
+    CLASSIFICATION = rules.CLASSIFICATION, "Classification loss (classification)"
+    SEQUENCE_PROB = rules.SEQUENCE_PROB, "Completion sequence loss (sequence_prob)"
+    LOGODDS = rules.LOGODDS, "Signed difference in log-odds (logodds)"
+    ABSOLUTE_LOGODDS = rules.ABSOLUTE_LOGODDS, "Absolute difference in log-odds (absolute_logodds)"
 
 
 class Round(models.Model):
@@ -23,9 +24,9 @@ class Round(models.Model):
     name = models.CharField(max_length=100)
     opens_at = models.DateTimeField(default=timezone.now)
     deadline = models.DateField(help_text="Last day for submissions, Anywhere on Earth (UTC−12).")
-    min_examples = models.PositiveIntegerField(default=settings.CONTEST_MIN_EXAMPLES)
+    min_examples = models.PositiveIntegerField(default=rules.MIN_EXAMPLES)
     subsample_cap = models.PositiveIntegerField(
-        default=settings.CONTEST_SUBSAMPLE_CAP,
+        default=rules.SUBSAMPLE_CAP,
         help_text="Tasks with more examples are evaluated on a uniform random subsample of this size.",
     )
 

@@ -21,7 +21,8 @@ from warnings import catch_warnings, simplefilter
 import numpy as np
 import pandas as pd
 
-METRICS = ("classification", "sequence_prob", "logodds", "absolute_logodds")
+from contest.rules import LOGODDS_METRICS, METRICS, MIN_EXAMPLES, SUBSAMPLE_CAP
+
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "classification": ("prompt", "classes", "answer_index"),
     "sequence_prob": ("prompt", "completion"),
@@ -29,7 +30,6 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "absolute_logodds": ("prompt", "other_prompt", "classes", "answer_index"),
 }
 _TEXT_COLUMNS = ("prompt", "other_prompt", "completion")
-_TWO_CLASS_METRICS = ("logodds", "absolute_logodds")
 # Written by pandas' DataFrame.to_csv for an unnamed index, or after a re-save of such a file.
 _INDEX_HEADERS = ("", "Unnamed: 0")
 
@@ -141,8 +141,8 @@ def read_task_file(
     data: bytes,
     *,
     metric: str,
-    min_examples: int = 300,
-    subsample_cap: int = 10_000,
+    min_examples: int = MIN_EXAMPLES,
+    subsample_cap: int = SUBSAMPLE_CAP,
     max_errors: int = 50,
     filename: str = "",
 ) -> TaskFileReport:
@@ -560,7 +560,7 @@ def _class_lists_certainly_fine(lists: list[list[str] | None], classes: list[str
         return False
     lengths = list(map(len, lists))
     shortest, longest = min(lengths), max(lengths)
-    if shortest < 2 or (metric in _TWO_CLASS_METRICS and longest != 2):
+    if shortest < 2 or (metric in LOGODDS_METRICS and longest != 2):
         return False
     if longest == 2:  # the usual case, where `classes` holds the pairs one after the other
         return not any(map(operator.eq, classes[0::2], classes[1::2]))
@@ -573,7 +573,7 @@ def _class_list_errors(cell: str, classes: list[str] | None, metric: str) -> lis
     errors = []
     if len(classes) < 2:
         errors.append(f"there must be at least 2 classes, but there {_is_are(len(classes))}")
-    elif metric in _TWO_CLASS_METRICS and len(classes) != 2:
+    elif metric in LOGODDS_METRICS and len(classes) != 2:
         errors.append(f"{metric} tasks need exactly 2 classes, but there are {len(classes)}")
     if "" in classes:
         errors.append(f'class {classes.index("") + 1} is an empty string ""')

@@ -13,11 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CLASSIFICATION = "classification"
-SEQUENCE_PROB = "sequence_prob"
-LOGODDS = "logodds"
-ABSOLUTE_LOGODDS = "absolute_logodds"
-METRICS = (CLASSIFICATION, SEQUENCE_PROB, LOGODDS, ABSOLUTE_LOGODDS)
+from contest.rules import ABSOLUTE_LOGODDS, CLASSIFICATION, LOGODDS, METRICS, SEQUENCE_PROB
 
 
 @dataclass(frozen=True)

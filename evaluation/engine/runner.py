@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
+from contest.rules import SUBSAMPLE_CAP
+
 from .metrics import (
     SEQUENCE_PROB,
     Example,
@@ -17,8 +19,6 @@ from .metrics import (
     summarize,
 )
 from .version import ENGINE_VERSION
-
-SUBSAMPLE_CAP = 10_000
 
 
 class Scorer(Protocol):

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from submissions.taskfile import METRICS, read_task_file
+from contest.rules import METRICS, MIN_EXAMPLES
+from submissions.taskfile import read_task_file
 
 
 class Command(BaseCommand):
@@ -20,8 +21,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--min-examples",
             type=int,
-            default=300,
-            help="the fewest examples a task may have (default: 300)",
+            default=MIN_EXAMPLES,
+            help=f"the fewest examples a task may have (default: {MIN_EXAMPLES})",
         )
 
     def handle(self, *args, path: Path, metric: str, min_examples: int, **options) -> None:
