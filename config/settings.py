@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "submissions",
     "evaluation",
     "reviews",
+    "pages",
 ]
 
 MIDDLEWARE = [
@@ -72,8 +73,9 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "config.wsgi.application"
 
+# No ATOMIC_REQUESTS: services own their transactions and keep them short (on SQLite, a transaction holds the
+# write lock that every other request and the worker wait for).
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The embedded default's web and worker processes share one file: WAL lets them read while one writes,
     # and IMMEDIATE transactions wait for the lock instead of failing half-way.

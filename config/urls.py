@@ -5,6 +5,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
+    path("", include("pages.urls")),
     path("", include("submissions.urls")),
     path("", include("evaluation.urls")),
 ]

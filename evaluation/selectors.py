@@ -1,20 +1,39 @@
 """What each person may see of evaluations: private series stay hidden until released for the round."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from accounts.selectors import is_organizer
 from evaluation.models import EvaluationRun, ExampleResult, ModelSeries
+from submissions.models import Submission
+from submissions.selectors import is_reviewer_of
 
 
 def series_visible_to(user: AbstractBaseUser, *, submission) -> QuerySet[ModelSeries]:
     """Organizers and the submission's assigned reviewers see every series; its team the public ones and the
     private ones released for its round."""
-    if is_organizer(user) or submission.assignments.filter(reviewer=user).exists():
+    if is_organizer(user) or is_reviewer_of(user=user, submission=submission):
         return ModelSeries.objects.all()
     return ModelSeries.objects.filter(
         Q(visibility=ModelSeries.Visibility.PUBLIC) | Q(releases__round=submission.round_id)
     ).distinct()
+
+
+def with_evaluation_progress(
+    submissions: QuerySet[Submission], *, public_series_only: bool
+) -> QuerySet[Submission]:
+    """With how many runs of the current version exist, succeeded and failed (distinct counts, so the joins do
+    not multiply each other). Contestants' dashboards count public series only."""
+    runs = Q(current_version__runs__model__series__visibility="public") if public_series_only else Q()
+    return submissions.annotate(
+        run_count=Count("current_version__runs", filter=runs, distinct=True),
+        runs_succeeded=Count(
+            "current_version__runs", filter=runs & Q(current_version__runs__status="succeeded"), distinct=True
+        ),
+        runs_failed=Count(
+            "current_version__runs", filter=runs & Q(current_version__runs__status="failed"), distinct=True
+        ),
+    )
 
 
 def runs_visible_to(user: AbstractBaseUser, *, version) -> list[EvaluationRun]:

@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
 
 from reviews.models import Assignment
 
@@ -9,3 +10,8 @@ def assignments_of(reviewer: AbstractBaseUser) -> list[Assignment]:
             "submission__round", "submission__current_version"
         )
     )
+
+
+def assigned_to(user: AbstractBaseUser) -> Q:
+    """The submissions assigned to ``user`` for review, as a filter on submissions."""
+    return Q(assignments__reviewer=user)

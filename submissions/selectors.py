@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Prefetch, Q, QuerySet
 
@@ -5,52 +7,52 @@ from accounts.selectors import is_organizer, team_of
 from submissions.models import Round, Submission, SubmissionVersion
 from submissions.taskfile import read_task_file
 
-
-def _with_current(qs: QuerySet[Submission], *, public_runs_only: bool) -> QuerySet[Submission]:
-    """With the number of versions and the evaluation progress of the current version (distinct counts, so the
-    two joins do not multiply each other)."""
-    runs = Q(current_version__runs__model__series__visibility="public") if public_runs_only else Q()
-    return qs.select_related("round", "team", "current_version").annotate(
-        version_count=Count("versions", distinct=True),
-        run_count=Count("current_version__runs", filter=runs, distinct=True),
-        runs_succeeded=Count(
-            "current_version__runs", filter=runs & Q(current_version__runs__status="succeeded"), distinct=True
-        ),
-        runs_failed=Count(
-            "current_version__runs", filter=runs & Q(current_version__runs__status="failed"), distinct=True
-        ),
-    )
+# Who reviews a submission is decided above this app (reviews registers its rule in its AppConfig.ready), so
+# submissions lets reviewers read what they review without importing the app that assigns them.
+_review_access: list[Callable[[AbstractBaseUser], Q]] = []
 
 
-def team_submissions_by_round(*, user: AbstractBaseUser) -> list[tuple[Round, list[Submission]]]:
-    """Every round, each with the submissions of the user's team in it (rounds without any included)."""
+def register_review_access(rule: Callable[[AbstractBaseUser], Q]) -> None:
+    """``rule(user)`` is a filter on submissions that ``user`` reads as a reviewer (blind, every series)."""
+    if rule not in _review_access:
+        _review_access.append(rule)
+
+
+def _reviewed_by(user: AbstractBaseUser) -> Q:
+    granted = Q(pk__in=[])
+    for rule in _review_access:
+        granted |= rule(user)
+    return granted
+
+
+def team_submissions(*, user: AbstractBaseUser) -> QuerySet[Submission]:
     team = team_of(user)
-    subs = (
-        _with_current(Submission.objects.filter(team=team), public_runs_only=True)
-        if team
-        else Submission.objects.none()
-    )
-    rounds = Round.objects.prefetch_related(
-        Prefetch("submissions", queryset=subs, to_attr="team_submissions")
-    )
-    return [(r, r.team_submissions) for r in rounds]
+    return Submission.objects.filter(team=team) if team else Submission.objects.none()
 
 
-def all_submissions_by_round() -> list[tuple[Round, list[Submission]]]:
-    subs = _with_current(Submission.objects.all(), public_runs_only=False)
-    rounds = Round.objects.prefetch_related(Prefetch("submissions", queryset=subs, to_attr="all_submissions"))
-    return [(r, r.all_submissions) for r in rounds]
+def by_round(submissions: QuerySet[Submission]) -> list[tuple[Round, list[Submission]]]:
+    """Every round (those without submissions included), each with its submissions from ``submissions`` with
+    their current version and number of versions: two queries in all."""
+    subs = submissions.select_related("round", "team", "current_version").annotate(
+        version_count=Count("versions", distinct=True)
+    )
+    rounds = Round.objects.prefetch_related(Prefetch("submissions", queryset=subs, to_attr="listed"))
+    return [(r, r.listed) for r in rounds]
 
 
 def submissions_visible_to(user: AbstractBaseUser) -> QuerySet[Submission]:
-    """Organizers see every submission; contestants their team's; reviewers those assigned to them."""
+    """Organizers see every submission; contestants their team's; reviewers those they review."""
     if is_organizer(user):
         return Submission.objects.all()
     if not user.is_authenticated:
         return Submission.objects.none()
     team = team_of(user)
     own = Q(team=team) if team else Q(pk__in=[])
-    return Submission.objects.filter(own | Q(assignments__reviewer=user)).distinct()
+    return Submission.objects.filter(own | _reviewed_by(user)).distinct()
+
+
+def is_reviewer_of(*, user: AbstractBaseUser, submission: Submission) -> bool:
+    return user.is_authenticated and Submission.objects.filter(_reviewed_by(user), pk=submission.pk).exists()
 
 
 def is_blind_to(user: AbstractBaseUser, submission: Submission) -> bool:

@@ -12,8 +12,8 @@ from django.utils import formats, timezone
 
 from accounts.models import Role
 from accounts.selectors import has_role, team_of
-from evaluation.services import enqueue_runs
 from submissions.models import Round, Submission, SubmissionVersion, task_file_name
+from submissions.signals import version_created
 from submissions.taskfile import Problem, TaskFileReport, read_task_file
 from submissions.tasks import send_submission_receipt_task
 
@@ -106,7 +106,6 @@ def _preview(report: TaskFileReport) -> list[dict]:
     ]
 
 
-@transaction.atomic
 def submit_task(
     *,
     user: AbstractBaseUser,
@@ -118,14 +117,12 @@ def submit_task(
     """Create a submission (or a new version of ``submission``) from the form's answers and a CSV.
 
     Without a new upload, a new version keeps the current version's file, re-validated for the chosen metric.
+    The file is validated, hashed and stored before any transaction begins: checking a large file takes seconds,
+    and on the embedded SQLite a transaction holds the one write lock that every other request waits for.
     """
     ensure_may_submit(user=user, round=round)
     if submission is not None:
-        submission = Submission.objects.select_for_update().get(pk=submission.pk)
-        if submission.team_id != team_of(user).pk:
-            raise PermissionDenied("Only members of the submitting team can edit this submission.")
-        if submission.round_id != round.pk:
-            raise PermissionDenied("A submission stays in its round.")
+        _ensure_team_may_edit(user=user, submission=submission, round=round)
     if upload is None:
         if submission is None:
             raise TaskFileInvalid(
@@ -145,28 +142,32 @@ def submit_task(
     )
     if not report.ok:
         raise TaskFileInvalid(report)
-
     file_name, sha256 = _store_task_file(upload.data)
-    if submission is None:
-        submission = Submission.objects.create(round=round, team=team_of(user), created_by=user)
-    number = (submission.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    version = SubmissionVersion.objects.create(
-        submission=submission,
-        number=number,
-        created_by=user,
-        task_file=file_name,
-        original_filename=upload.name[:255],
-        sha256=sha256,
-        size_bytes=len(upload.data),
-        example_count=report.n_examples,
-        validation_warnings=[str(w) for w in report.warnings],
-        preview=_preview(report),
-        **{field: answers[field] for field in ANSWER_FIELDS},
-    )
-    submission.current_version = version
-    submission.save(update_fields=["current_version"])
-    transaction.on_commit(lambda: send_submission_receipt_task.delay(version.pk))
-    enqueue_runs(version=version)
+
+    with transaction.atomic():
+        ensure_round_open(round=round)  # the deadline may have passed while the file was being checked
+        if submission is None:
+            submission = Submission.objects.create(round=round, team=team_of(user), created_by=user)
+        else:
+            submission = Submission.objects.select_for_update().get(pk=submission.pk)
+        number = (submission.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        version = SubmissionVersion.objects.create(
+            submission=submission,
+            number=number,
+            created_by=user,
+            task_file=file_name,
+            original_filename=upload.name[:255],
+            sha256=sha256,
+            size_bytes=len(upload.data),
+            example_count=report.n_examples,
+            validation_warnings=[str(w) for w in report.warnings],
+            preview=_preview(report),
+            **{field: answers[field] for field in ANSWER_FIELDS},
+        )
+        submission.current_version = version
+        submission.save(update_fields=["current_version"])
+        transaction.on_commit(lambda: send_submission_receipt_task.delay(version.pk))
+        version_created.send(sender=SubmissionVersion, version=version)
     logger.info(
         "task version stored",
         extra={
@@ -177,3 +178,10 @@ def submit_task(
         },
     )
     return version
+
+
+def _ensure_team_may_edit(*, user: AbstractBaseUser, submission: Submission, round: Round) -> None:
+    if submission.team_id != team_of(user).pk:
+        raise PermissionDenied("Only members of the submitting team can edit this submission.")
+    if submission.round_id != round.pk:
+        raise PermissionDenied("A submission stays in its round.")

@@ -3,11 +3,7 @@ from django.urls import path
 from submissions import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("dashboard/", views.dashboard, name="dashboard"),
     path("rounds/<int:round_id>/submit/", views.submission_create, name="submission_create"),
-    path("submissions/<int:pk>/", views.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/edit/", views.submission_edit, name="submission_edit"),
-    path("submissions/<int:pk>/v<int:number>/", views.submission_detail, name="version_detail"),
     path("submissions/<int:pk>/v<int:number>/download/", views.version_download, name="version_download"),
 ]

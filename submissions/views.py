@@ -5,31 +5,10 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts.models import Role
-from accounts.selectors import has_role, is_organizer
-from evaluation.evidence import version_evidence
-from reviews.selectors import assignments_of
 from submissions import selectors, services
 from submissions.forms import SubmissionForm
 from submissions.models import Round, Submission
 from submissions.services import TaskFileInvalid, TaskUpload
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {"rounds": Round.objects.all()})
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    if is_organizer(request.user):
-        return render(request, "organizer/dashboard.html", {"rounds": selectors.all_submissions_by_round()})
-    if has_role(request.user, Role.REVIEWER):
-        return render(request, "reviewer/dashboard.html", {"assignments": assignments_of(request.user)})
-    return render(
-        request,
-        "contestant/dashboard.html",
-        {"rounds": selectors.team_submissions_by_round(user=request.user)},
-    )
 
 
 def _upload_of(form: SubmissionForm) -> TaskUpload | None:
@@ -113,35 +92,6 @@ def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("submission_detail", pk=submission.pk)
     return render(
         request, "contestant/submission_form.html", {"form": form, "round": round, "submission": submission}
-    )
-
-
-@login_required
-def submission_detail(request: HttpRequest, pk: int, number: int | None = None) -> HttpResponse:
-    submission = get_object_or_404(
-        selectors.submissions_visible_to(request.user).select_related("round", "team", "current_version"),
-        pk=pk,
-    )
-    versions = list(selectors.versions_of(submission))
-    shown = (
-        submission.current_version
-        if number is None
-        else next((v for v in versions if v.number == number), None)
-    )
-    if shown is None:
-        messages.error(request, f"This submission has no version {number}.")
-        return redirect("submission_detail", pk=submission.pk)
-    return render(
-        request,
-        "contestant/submission_detail.html",
-        {
-            "submission": submission,
-            "version": shown,
-            "versions": versions,
-            "can_edit": selectors.can_edit(user=request.user, submission=submission),
-            "blind": selectors.is_blind_to(request.user, submission),
-            "evidence": version_evidence(user=request.user, version=shown),
-        },
     )
 
 
