@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "submissions.uploads.UploadSizeLimitMiddleware",
     "accounts.middleware.ViewerTimezoneMiddleware",
 ]
 
@@ -181,6 +182,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# The first handler stops reading an upload once its file passes MAX_UPLOAD_MB (submissions/uploads.py).
+FILE_UPLOAD_HANDLERS = [
+    "submissions.uploads.UploadSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 LOGGING = {
     "version": 1,

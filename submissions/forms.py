@@ -1,8 +1,8 @@
 from django import forms
-from django.conf import settings
 
 from submissions.models import Metric, SubmissionVersion
 from submissions.services import ANSWER_FIELDS
+from submissions.uploads import too_large_message, upload_limit_bytes
 
 
 class SubmissionForm(forms.ModelForm):
@@ -38,6 +38,9 @@ class SubmissionForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["metric"].choices = Metric.choices  # a radio list needs no empty "------" choice
         self.fields["task_file"].required = file_required
+        self.fields["task_file"].widget.attrs["data-max-bytes"] = (
+            upload_limit_bytes()
+        )  # checked before sending
         if not file_required:
             self.fields[
                 "task_file"
@@ -47,12 +50,8 @@ class SubmissionForm(forms.ModelForm):
 
     def clean_task_file(self):
         upload = self.cleaned_data.get("task_file")
-        limit = settings.MAX_UPLOAD_MB
-        if upload and upload.size > limit * 1024 * 1024:
-            raise forms.ValidationError(
-                f"The file is {upload.size / 1024 / 1024:.1f} MB; the limit is {limit} MB. "
-                "Tasks above 10,000 examples are subsampled anyway, so a smaller file loses nothing."
-            )
+        if upload and upload.size > upload_limit_bytes():
+            raise forms.ValidationError(too_large_message(upload.size))
         return upload
 
     def answers(self) -> dict:

@@ -11,6 +11,16 @@ from submissions.models import Round, Submission
 from submissions.services import TaskFileInvalid, TaskUpload
 
 
+def _form(request: HttpRequest, **kwargs) -> SubmissionForm:
+    form = SubmissionForm(request.POST or None, request.FILES or None, **kwargs)
+    refused = getattr(request, "upload_refused", None)  # the upload handler stopped reading an oversized file
+    if refused:
+        form.is_valid()
+        form.errors.pop("task_file", None)  # "required": the file was cut off, not missing
+        form.add_error("task_file", refused)
+    return form
+
+
 def _upload_of(form: SubmissionForm) -> TaskUpload | None:
     f = form.cleaned_data.get("task_file")
     return TaskUpload(name=f.name, data=f.read()) if f else None
@@ -47,7 +57,7 @@ def submission_create(request: HttpRequest, round_id: int) -> HttpResponse:
         return render(
             request, "contestant/submit_refused.html", {"round": round, "reason": str(refused)}, status=403
         )
-    form = SubmissionForm(request.POST or None, request.FILES or None)
+    form = _form(request)
     if request.method == "POST" and form.is_valid():
         version = _save(request, form, round=round, submission=None)
         if version:
@@ -76,10 +86,8 @@ def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(refused))
         return redirect("submission_detail", pk=submission.pk)
     current = submission.current_version
-    form = SubmissionForm(
-        request.POST or None,
-        request.FILES or None,
-        instance=None,
+    form = _form(
+        request,
         initial={f: getattr(current, f) for f in services.ANSWER_FIELDS},
         file_required=False,
     )

@@ -180,7 +180,7 @@ def test_an_oversized_upload_is_refused_with_the_limit(client, alice, open_round
     settings.MAX_UPLOAD_MB = 0
     client.force_login(alice)
     response = _post(client, reverse("submission_create", args=[open_round.pk]), make_task_csv(300))
-    assert "the limit is 0 MB" in response.context["form"].errors["task_file"][0]
+    assert "the limit of 0 MB" in response.context["form"].errors["task_file"][0]
 
 
 def test_the_metric_choices_are_the_validators(db):
