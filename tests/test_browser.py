@@ -101,3 +101,30 @@ def test_a_contestant_watches_the_progress_bars_reach_the_plots(
     expect(evaluation.get_by_role("progressbar")).to_have_count(0, timeout=EVERY_RUN_FINISHED_MS)
     expect(evaluation.locator(".plot .main-svg").first).to_be_visible()
     expect(evaluation.get_by_text("per 10× parameters")).to_be_visible()
+
+
+def test_a_file_over_the_limit_is_refused_in_the_browser_before_it_is_sent(
+    page: Page, live_server, settings, tmp_path
+):
+    from submissions.models import SubmissionVersion
+    from tests.factories import ContestantFactory, RoundFactory
+
+    settings.MAX_UPLOAD_MB = 1
+    RoundFactory(name="Round 1", deadline=timezone.now().date() + dt.timedelta(days=30))
+    ContestantFactory(username="erin")
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"prompt,completion\n" + b"x" * (2 * 1024 * 1024))
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username or email").fill("erin")
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("link", name="Submit a new task to Round 1").click()
+    for label, value in ANSWERS.items():
+        page.get_by_label(label).fill(value)
+    page.get_by_label("Task file (CSV)").set_input_files(big)
+    expect(page.get_by_role("alert")).to_contain_text("The file is 2.0 MB; the limit is 1 MB.")
+    page.get_by_role("button", name="Submit task").click()
+    expect(page.get_by_role("alert")).to_contain_text("the limit is 1 MB")  # still on the form, nothing sent
+    for label, value in ANSWERS.items():
+        expect(page.get_by_label(label)).to_have_value(value)
+    assert not SubmissionVersion.objects.exists()
