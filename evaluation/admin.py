@@ -28,9 +28,11 @@ class SeriesReleaseAdmin(admin.ModelAdmin):
     list_display = ["series", "round", "released_at", "released_by"]
     readonly_fields = ["released_by", "released_at"]
 
+    def has_change_permission(self, request, obj=None):
+        return False  # a release is made or withdrawn (deleted), never edited into another one
+
     def save_model(self, request, obj, form, change):
-        obj.released_by = request.user
-        super().save_model(request, obj, form, change)
+        obj.pk = services.release_series(series=obj.series, round=obj.round, user=request.user).pk
 
 
 @admin.register(EvaluationRun)

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from reviews.models import Assignment
-from reviews.services import check_assignment
+from reviews.services import assign_reviewer, check_assignment
 
 
 class AssignmentForm(forms.ModelForm):
@@ -23,6 +23,9 @@ class AssignmentAdmin(admin.ModelAdmin):
     list_display = ["submission", "reviewer", "assigned_by", "assigned_at"]
     list_filter = ["submission__round", "reviewer"]
 
+    def has_change_permission(self, request, obj=None):
+        return False  # an assignment is made or removed, never edited into another one
+
     def save_model(self, request, obj, form, change):
-        obj.assigned_by = request.user
-        super().save_model(request, obj, form, change)
+        # The service checks who may assign and every conflict; the admin keeps no rule of its own.
+        obj.pk = assign_reviewer(submission=obj.submission, reviewer=obj.reviewer, by=request.user).pk

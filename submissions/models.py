@@ -135,7 +135,3 @@ class SubmissionVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} v{self.number}"
-
-    @property
-    def is_current(self) -> bool:
-        return self.submission.current_version_id == self.pk

@@ -72,3 +72,35 @@ def test_the_admin_refuses_a_conflicted_assignment_beside_the_field(client, bob,
     )
     assert response.status_code == 200
     assert "conflict of interest" in response.content.decode()
+
+
+def test_the_admin_assigns_through_the_service_which_records_who_assigned(client, rita, olga, submission):
+    from reviews.models import Assignment
+
+    client.force_login(olga)
+    response = client.post(
+        reverse("admin:reviews_assignment_add"), {"submission": submission.pk, "reviewer": rita.pk}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assignment = Assignment.objects.get()
+    assert (assignment.reviewer, assignment.assigned_by) == (rita, olga)
+    # Made or removed, never edited into another assignment (which would skip the conflict checks).
+    change = client.post(
+        reverse("admin:reviews_assignment_change", args=[assignment.pk]),
+        {"submission": submission.pk, "reviewer": olga.pk},
+    )
+    assert change.status_code == 403
+    assert Assignment.objects.get().reviewer == rita
+
+
+def test_the_admin_releases_a_series_through_the_service(client, olga, submission):
+    from evaluation.models import SeriesRelease
+
+    private = ModelSeries.objects.get(name="Secret Lab")
+    client.force_login(olga)
+    response = client.post(
+        reverse("admin:evaluation_seriesrelease_add"), {"series": private.pk, "round": submission.round_id}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    release = SeriesRelease.objects.get()
+    assert (release.series, release.round, release.released_by) == (private, submission.round, olga)
