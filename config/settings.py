@@ -176,6 +176,22 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# The cache holds what every web process must agree on, such as django-allauth's count of failed logins: a
+# per-process cache would let each gunicorn worker allow its own 5 attempts. Redis when there is one; else a
+# table in the embedded default's database (bin/run runs createcachetable), which its processes share.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "contest",
+        }
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}
+    }
+
 MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -1,8 +1,14 @@
 """Hardening: what a client sends cannot break a page, production settings pass Django's deployment checks,
 pages carry a Content-Security-Policy, and rate limits are counted in a cache every web process shares."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.urls import reverse
+
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -27,3 +33,78 @@ def test_a_valid_time_zone_cookie_shows_times_in_that_zone(client, alice, open_r
     client.cookies["tz"] = "America/Argentina/Buenos_Aires"
     page = client.get(reverse("home")).content.decode()
     assert "<span data-tz-name>America/Argentina/Buenos_Aires</span>" in page
+
+
+# One web process (a gunicorn worker, say) that tries to log in as dana with each password given, in turn, and
+# prints what it saw: "in", "wrong" (the form's error) or "refused" (django-allauth's rate limit).
+LOGIN_ATTEMPTS = """
+import sys
+
+import django
+
+django.setup()
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, as in the tests
+
+if sys.argv[1] == "create":
+    get_user_model().objects.create_user("dana", "dana@example.org", "the-right-password")
+for password in sys.argv[2:]:
+    page = Client().post("/accounts/login/", {"login": "dana", "password": password})
+    refused = "Too many failed login attempts" in page.content.decode()
+    print("refused" if refused else "in" if page.status_code == 302 else "wrong")
+"""
+
+
+def _web_process(env: dict, *passwords: str, create: bool = False) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", LOGIN_ATTEMPTS, "create" if create else "-", *passwords],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def _failed_logins_spread_over_two_processes(env: dict) -> None:
+    """allauth allows 5 failed logins per account in 5 minutes: 3 in one process and 2 in another use them up,
+    so the other process refuses even the right password."""
+    assert _web_process(env, "wrong-1", "wrong-2", "wrong-3") == ["wrong"] * 3
+    assert _web_process(env, "wrong-4", "wrong-5", "the-right-password") == ["wrong", "wrong", "refused"]
+
+
+@pytest.mark.slow
+def test_failed_logins_are_counted_across_web_processes_in_redis(transactional_db):
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.db import connection
+
+    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    cache.clear()  # the tests' own Redis database: no failed logins of an earlier test or run
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": os.environ["REDIS_URL"],
+    }
+    try:
+        assert _web_process(env, "the-right-password", create=True) == ["in"]
+        _failed_logins_spread_over_two_processes(env)
+    finally:
+        cache.clear()
+
+
+@pytest.mark.slow
+def test_failed_logins_are_counted_across_web_processes_in_the_embedded_default(tmp_path):
+    """No Redis: the count lives in the embedded default's SQLite database (bin/run runs createcachetable)."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"REDIS_URL": "", "VAR_DIR": str(tmp_path)}
+    for command in (["migrate", "-v", "0"], ["createcachetable"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=120)
+    assert _web_process(env, "the-right-password", create=True) == ["in"]
+    _failed_logins_spread_over_two_processes(env)
