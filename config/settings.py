@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 import plotly
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -204,9 +206,37 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS. SECURE_COOKIES=true says the site is served over HTTPS only: cookies are sent over HTTPS only, plain
+# HTTP is redirected and browsers are told to use HTTPS for a year (HSTS); each can be set on its own. Behind a
+# reverse proxy that terminates TLS, TRUSTED_PROXY_COUNT (the number of proxies) makes Django trust its
+# X-Forwarded-Proto and django-allauth's rate limits read the client's address from X-Forwarded-For.
+_https = env.bool("SECURE_COOKIES", default=False) and not DEBUG
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _https
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_https)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if _https else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if ALLAUTH_TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): scripts only from the site itself (no inline <script>, no eval; plotly.js
+# needs neither). plotly.js adds <style> elements and style attributes as it draws, and the progress bars' widths
+# are style attributes, so inline styles are allowed. Bootstrap's icons are data: images; plotly's "download
+# plot" button draws through data: and blob: images. Checked in Chromium by tests/test_security_browser.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Evaluation: a run whose worker sends no heartbeat for this long goes back to the queue (at most
 # EVALUATION_MAX_ATTEMPTS claims), checked by the sweeper every EVALUATION_SWEEP_SECONDS.

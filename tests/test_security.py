@@ -1,7 +1,9 @@
 """Hardening: what a client sends cannot break a page, production settings pass Django's deployment checks,
 pages carry a Content-Security-Policy, and rate limits are counted in a cache every web process shares."""
 
+import json
 import os
+import secrets
 import subprocess
 import sys
 
@@ -58,6 +60,14 @@ for password in sys.argv[2:]:
 """
 
 
+def _test_database_url() -> str:
+    """The test database, for a process of its own (it sees what the test has committed)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 def _web_process(env: dict, *passwords: str, create: bool = False) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-c", LOGIN_ATTEMPTS, "create" if create else "-", *passwords],
@@ -82,16 +92,10 @@ def _failed_logins_spread_over_two_processes(env: dict) -> None:
 def test_failed_logins_are_counted_across_web_processes_in_redis(transactional_db):
     from django.conf import settings
     from django.core.cache import cache
-    from django.db import connection
 
     assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     cache.clear()  # the tests' own Redis database: no failed logins of an earlier test or run
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": os.environ["REDIS_URL"],
-    }
+    env = {**os.environ, "DATABASE_URL": _test_database_url()}
     try:
         assert _web_process(env, "the-right-password", create=True) == ["in"]
         _failed_logins_spread_over_two_processes(env)
@@ -108,3 +112,56 @@ def test_failed_logins_are_counted_across_web_processes_in_the_embedded_default(
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=120)
     assert _web_process(env, "the-right-password", create=True) == ["in"]
     _failed_logins_spread_over_two_processes(env)
+
+
+# Production as docker-compose runs it: DEBUG off, HTTPS (SECURE_COOKIES), a real secret and host name.
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECURE_COOKIES": "true",
+    "ALLOWED_HOSTS": "contest.example.org",
+    "CSRF_TRUSTED_ORIGINS": "https://contest.example.org",
+}
+PRODUCTION_CHECK = """
+import json
+
+import django
+
+django.setup()
+from django.core.management import call_command
+from django.test import Client
+
+call_command("check", deploy=True, fail_level="WARNING")  # a warning exits with an error
+client = Client(HTTP_HOST="contest.example.org")
+plain, secure = client.get("/"), client.get("/", secure=True)
+print(json.dumps({"plain": [plain.status_code, plain.get("Location")], "secure": dict(secure.headers)}))
+"""
+
+
+def test_production_settings_pass_the_deployment_checks_and_send_security_headers():
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}  # the tests' own
+    env |= {**PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(50), "DATABASE_URL": _test_database_url()}
+    done = subprocess.run(
+        [sys.executable, "-c", PRODUCTION_CHECK],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "System check identified no issues" in done.stdout
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen["plain"] == [301, "https://contest.example.org/"]
+    headers = seen["secure"]
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_pages_send_a_content_security_policy_without_inline_scripts(client, alice):
+    client.force_login(alice)
+    policy = client.get(reverse("dashboard"))["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["default-src"] == "'self'"
+    assert directives["script-src"] == "'self'"  # no inline or eval'd script
+    assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
