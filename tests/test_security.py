@@ -165,3 +165,14 @@ def test_pages_send_a_content_security_policy_without_inline_scripts(client, ali
     assert directives["default-src"] == "'self'"
     assert directives["script-src"] == "'self'"  # no inline or eval'd script
     assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+
+
+def test_the_production_image_has_the_chromium_that_chart_pngs_need():
+    """Without a browser in the image, PNG downloads and e-mailed charts fail in production (a 503)."""
+    from evaluation.plots import DEBIAN_CHROMIUM
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim-bookworm" in dockerfile  # Debian, so that its chromium package fits
+    installs = [line for line in dockerfile.splitlines() if "apt-get install" in line]
+    assert any("chromium" in line.split() for line in installs), installs
+    assert f"BROWSER_PATH={DEBIAN_CHROMIUM}" in dockerfile
