@@ -114,12 +114,13 @@ def test_failed_logins_are_counted_across_web_processes_in_the_embedded_default(
     _failed_logins_spread_over_two_processes(env)
 
 
-# Production as docker-compose runs it: DEBUG off, HTTPS (SECURE_COOKIES), a real secret and host name.
+# Production as .env.example sets it up: DEBUG off, HTTPS (SECURE_COOKIES) behind a proxy, a real secret and host.
 PRODUCTION = {
     "DEBUG": "false",
     "SECURE_COOKIES": "true",
     "ALLOWED_HOSTS": "contest.example.org",
     "CSRF_TRUSTED_ORIGINS": "https://contest.example.org",
+    "TRUSTED_PROXY_COUNT": "1",  # a proxy in front terminates TLS
 }
 PRODUCTION_CHECK = """
 import json
@@ -132,7 +133,8 @@ from django.test import Client
 
 call_command("check", deploy=True, fail_level="WARNING")  # a warning exits with an error
 client = Client(HTTP_HOST="contest.example.org")
-plain, secure = client.get("/"), client.get("/", secure=True)
+plain = client.get("/")
+secure = client.get("/", HTTP_X_FORWARDED_PROTO="https", HTTP_X_FORWARDED_FOR="203.0.113.7")
 print(json.dumps({"plain": [plain.status_code, plain.get("Location")], "secure": dict(secure.headers)}))
 """
 
