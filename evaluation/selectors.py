@@ -6,7 +6,7 @@ from django.db.models import Count, Q, QuerySet
 from accounts.selectors import is_organizer
 from evaluation.models import EvaluationRun, ExampleResult, ModelSeries
 from submissions.models import Submission
-from submissions.selectors import is_reviewer_of
+from submissions.selectors import is_reviewer_of, submissions_visible_to
 
 
 def series_visible_to(user: AbstractBaseUser, *, submission) -> QuerySet[ModelSeries]:
@@ -43,6 +43,20 @@ def runs_visible_to(user: AbstractBaseUser, *, version) -> list[EvaluationRun]:
         .select_related("model__series")
         .order_by("model__series__order", "model__series__name", "model__parameter_count")
     )
+
+
+def run_visible_to(user: AbstractBaseUser, *, run_id: int) -> EvaluationRun | None:
+    """The run, if the user may see it: its submission is visible to them and so is its series (None is the same
+    answer for a run that does not exist, so a hidden one cannot be told apart)."""
+    run = (
+        EvaluationRun.objects.filter(pk=run_id, version__submission__in=submissions_visible_to(user))
+        .select_related("version__submission", "model__series")
+        .first()
+    )
+    if run is None:
+        return None
+    series = series_visible_to(user, submission=run.version.submission)
+    return run if series.filter(pk=run.model.series_id).exists() else None
 
 
 def queue_positions(runs: list[EvaluationRun]) -> dict[int, int]:

@@ -106,9 +106,9 @@ def results_download(request: HttpRequest, pk: int, number: int, fmt: str) -> Ht
 @login_required
 @require_POST
 def run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = get_object_or_404(
-        EvaluationRun.objects.select_related("version__submission", "model__series"), pk=run_id
-    )
+    run = selectors.run_visible_to(request.user, run_id=run_id)
+    if run is None:
+        raise Http404("No such evaluation run.")
     try:
         services.retry_run(run=run, user=request.user)
     except PermissionDenied as refused:

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,7 @@ from submissions.models import SubmissionVersion  # noqa: E402
 from tests.factories import ANSWERS, ContestantFactory, RoundFactory, make_task_csv  # noqa: E402
 
 call_command("migrate", verbosity=0)
+call_command("createcachetable")  # as bin/run does: the login rate limit counts in it
 round_ = RoundFactory(name="Round 1")
 ContestantFactory(username="uploader")
 ContestantFactory(username="visitor")
@@ -54,6 +56,20 @@ services.read_task_file = held_validation
 result = {}
 
 
+def recorded(work):
+    """A thread's failure lands in the result instead of vanishing with the thread."""
+
+    def run():
+        try:
+            work()
+        except Exception:
+            result.setdefault("errors", []).append(traceback.format_exc())
+        finally:
+            connection.close()
+
+    return run
+
+
 def upload():
     client = Client()
     client.login(username="uploader", password="correct-horse-battery")
@@ -62,7 +78,6 @@ def upload():
         {**ANSWERS, "task_file": SimpleUploadedFile("task.csv", make_task_csv(300), "text/csv")},
     )
     result["upload"] = response.status_code
-    connection.close()
 
 
 def visit():
@@ -71,13 +86,12 @@ def visit():
     response = client.post("/accounts/login/", {"login": "visitor", "password": "correct-horse-battery"})
     result["signed_in"] = response.status_code
     result["served_while_validating"] = not release.is_set()
-    connection.close()
 
 
-uploader = threading.Thread(target=upload)
+uploader = threading.Thread(target=recorded(upload))
 uploader.start()
 result["validation_was_blocking"] = started.wait(timeout=120)
-visitor = threading.Thread(target=visit)
+visitor = threading.Thread(target=recorded(visit))
 visitor.start()
 # A visitor blocked behind the upload's write lock would wait for SQLite's 30 s timeout; give it 25 s.
 visitor.join(timeout=25)

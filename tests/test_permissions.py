@@ -1,10 +1,17 @@
-"""Who may open which page: anonymous, the owner, a teammate, another team, a reviewer, an organizer."""
+"""Who may open which page: anonymous, the owner, a teammate, another team, a reviewer not assigned, the assigned
+reviewer, an organizer."""
+
+import re
+from dataclasses import dataclass
+from types import ModuleType
 
 import pytest
 from django.urls import reverse
 
+from evaluation.models import EvaluationRun, LanguageModel, ModelSeries
+from evaluation.services import claim_run, complete_run, fail_run
 from submissions.services import TaskUpload, submit_task
-from tests.factories import ANSWERS, ContestantFactory, make_task_csv
+from tests.factories import ANSWERS, ContestantFactory, UserFactory, make_task_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -12,69 +19,270 @@ LOGIN = "/accounts/login/"
 
 
 @pytest.fixture
-def people(alice, bob, charlie, rita, olga):
-    return {"anonymous": None, "alice": alice, "bob": bob, "charlie": charlie, "rita": rita, "olga": olga}
+def rhea(olga, submission):
+    """A reviewer assigned to alice's submission (rita is a reviewer assigned to nothing)."""
+    from accounts.models import Role
+    from accounts.services import grant_role
+    from reviews.services import assign_reviewer
+
+    user = UserFactory(username="rhea")
+    grant_role(user=user, role=Role.REVIEWER)
+    assign_reviewer(submission=submission, reviewer=user, by=olga)
+    return user
 
 
 @pytest.fixture
-def submission(alice, open_round, valid_csv):
-    return submit_task(
-        user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="t.csv", data=valid_csv)
-    ).submission
+def people(alice, bob, charlie, rita, rhea, olga):
+    return {
+        "anonymous": None,
+        "alice": alice,
+        "bob": bob,
+        "charlie": charlie,
+        "rita": rita,
+        "rhea": rhea,
+        "olga": olga,
+    }
 
 
-# Expected status per person; "login" means a redirect to the login page.
+@pytest.fixture
+def series(db):
+    """A public series and a private one that is not released to the round, each with two models that
+    succeeded and one that failed."""
+    public = ModelSeries.objects.create(name="Open Models", visibility="public", order=1)
+    private = ModelSeries.objects.create(name="Secret Lab", visibility="private", order=2)
+    for s, prefix in ((public, "open"), (private, "secret")):
+        for i, params in enumerate((1_000_000, 10_000_000, 100_000_000)):
+            LanguageModel.objects.create(
+                series=s, name=f"{prefix}-{i}", parameter_count=params, location=f"/nowhere/{prefix}-{i}"
+            )
+    return public, private
+
+
+def _finish(run: EvaluationRun, *, fail: bool) -> None:
+    token = claim_run(run_id=run.pk, worker="test")
+    if fail:
+        fail_run(run_id=run.pk, token=token, reason="The model's context is too short")
+        return
+    rows = list(range(2, 302))
+    values = [0.5 + run.model.parameter_count / 1e9 + (row % 7) / 100 for row in rows]
+    complete_run(
+        run_id=run.pk,
+        token=token,
+        result={
+            "rows": rows,
+            "values": values,
+            "correct": [v < 0.55 for v in values],
+            "logprobs": [[[-v, -1.0]] for v in values],
+            "n_examples": len(values),
+            "mean": sum(values) / len(values),
+            "stderr": 0.01,
+            "accuracy": 0.5,
+            "subsample_seed": None,
+            "engine_version": "test",
+        },
+    )
+
+
+@pytest.fixture
+def submission(alice, open_round, valid_csv, series, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):  # no worker: the test plays it
+        version = submit_task(
+            user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="t.csv", data=valid_csv)
+        )
+    for run in version.runs.select_related("model"):
+        _finish(run, fail=run.model.name.endswith("-2"))
+    return version.submission
+
+
+@pytest.fixture
+def png_export(monkeypatch):
+    """The PNG endpoint's permissions are under test here, not kaleido: any figure becomes a tiny image."""
+    monkeypatch.setattr("evaluation.views.figure_png", lambda fig: b"\x89PNG\r\n\x1a\nfake")
+
+
+@dataclass
+class World:
+    submission: object
+    round: object
+    public: ModelSeries
+    private: ModelSeries
+
+    def run(self, series: ModelSeries) -> int:
+        """The id of the series' failed run (the one a retry is for)."""
+        return EvaluationRun.objects.get(
+            version__submission=self.submission, model__series=series, status="failed"
+        ).pk
+
+
+MISSING = 999_999
+
+GET, POST = "get", "post"
+SEES_IT = dict(anonymous="login", alice=200, bob=200, charlie=404, rita=404, rhea=200, olga=200)
+SEES_NOTHING = dict(anonymous="login", alice=404, bob=404, charlie=404, rita=404, rhea=404, olga=404)
+# Only organizers and assigned reviewers see a private series that is not released for the round.
+SEES_PRIVATE = dict(anonymous="login", alice=404, bob=404, charlie=404, rita=404, rhea=200, olga=200)
+# Who may see a run but not retry it is sent back to the version page with the reason (a 302 as well).
+RETRY = dict(anonymous="login", alice=302, bob=302, charlie=404, rita=404, rhea=302, olga=302)
+RETRY_PRIVATE = dict(anonymous="login", alice=404, bob=404, charlie=404, rita=404, rhea=302, olga=302)
+ADMIN = dict(anonymous="admin-login", alice="admin-login", bob="admin-login", charlie="admin-login")
+ADMIN |= dict(rita="admin-login", rhea="admin-login", olga=200)
+
+
+def _png(w, series, kind="scaling", *, pk=None):
+    return reverse("figure_png", args=[pk or w.submission.pk, 1, series.pk, kind])
+
+
+# Every endpoint, for every kind of person: (method, url, expected status). "login" means a redirect to the
+# login page; "admin-login" to the admin's. Objects a person may not see answer 404, like ids that do not exist.
 MATRIX = {
-    "home": ({}, dict(anonymous=200, alice=200, bob=200, charlie=200, rita=200, olga=200)),
-    "dashboard": ({}, dict(anonymous="login", alice=200, bob=200, charlie=200, rita=200, olga=200)),
-    "team": ({}, dict(anonymous="login", alice=200, bob=200, charlie=200, rita=200, olga=200)),
+    "home": (GET, lambda w: reverse("home"), dict.fromkeys(SEES_IT, 200)),
+    "dashboard": (GET, lambda w: reverse("dashboard"), {**dict.fromkeys(SEES_IT, 200), "anonymous": "login"}),
+    "team": (GET, lambda w: reverse("team"), {**dict.fromkeys(SEES_IT, 200), "anonymous": "login"}),
     "submission_create": (
-        {"round": True},
-        dict(anonymous="login", alice=200, bob=200, charlie=200, rita=403, olga=403),
+        GET,
+        lambda w: reverse("submission_create", args=[w.round.pk]),
+        dict(anonymous="login", alice=200, bob=200, charlie=200, rita=403, rhea=403, olga=403),
     ),
-    "submission_detail": (
-        {"submission": True},
-        dict(anonymous="login", alice=200, bob=200, charlie=404, rita=404, olga=200),
+    "submission_create of a missing round": (
+        GET,
+        lambda w: reverse("submission_create", args=[MISSING]),
+        SEES_NOTHING,
     ),
-    "version_detail": (
-        {"submission": True, "number": 1},
-        dict(anonymous="login", alice=200, bob=200, charlie=404, rita=404, olga=200),
-    ),
-    "version_download": (
-        {"submission": True, "number": 1},
-        dict(anonymous="login", alice=200, bob=200, charlie=404, rita=404, olga=200),
-    ),
-    # An organizer may read every submission but not edit a team's task: they are sent back to it.
+    "submission_detail": (GET, lambda w: reverse("submission_detail", args=[w.submission.pk]), SEES_IT),
+    "version_detail": (GET, lambda w: reverse("version_detail", args=[w.submission.pk, 1]), SEES_IT),
+    "version_download": (GET, lambda w: reverse("version_download", args=[w.submission.pk, 1]), SEES_IT),
+    # An organizer or a reviewer may read a submission but not edit a team's task: they are sent back to it.
     "submission_edit": (
-        {"submission": True},
-        dict(anonymous="login", alice=200, bob=200, charlie=404, rita=404, olga=302),
+        GET,
+        lambda w: reverse("submission_edit", args=[w.submission.pk]),
+        dict(anonymous="login", alice=200, bob=200, charlie=404, rita=404, rhea=302, olga=302),
+    ),
+    "evaluation_status": (GET, lambda w: reverse("evaluation_status", args=[w.submission.pk, 1]), SEES_IT),
+    "results_csv": (GET, lambda w: reverse("results_csv", args=[w.submission.pk, 1]), SEES_IT),
+    "results_json": (GET, lambda w: reverse("results_json", args=[w.submission.pk, 1]), SEES_IT),
+    "figure_png of a public series": (GET, lambda w: _png(w, w.public), SEES_IT),
+    "figure_png of a public series' accuracy": (GET, lambda w: _png(w, w.public, "accuracy"), SEES_IT),
+    "figure_png of a private series": (GET, lambda w: _png(w, w.private), SEES_PRIVATE),
+    "figure_png of a missing kind": (GET, lambda w: _png(w, w.public, "nonsense"), SEES_NOTHING),
+    "run_retry of a public series' run": (
+        POST,
+        lambda w: reverse("run_retry", args=[w.run(w.public)]),
+        RETRY,
+    ),
+    "run_retry of a private series' run": (
+        POST,
+        lambda w: reverse("run_retry", args=[w.run(w.private)]),
+        RETRY_PRIVATE,
+    ),
+    "admin change page of the submission": (
+        GET,
+        lambda w: reverse("admin:submissions_submission_change", args=[w.submission.pk]),
+        ADMIN,
+    ),
+    "admin change page of a run": (
+        GET,
+        lambda w: reverse("admin:evaluation_evaluationrun_change", args=[w.run(w.private)]),
+        ADMIN,
     ),
 }
+# The same object endpoints with ids that do not exist: 404 for everyone who is logged in.
+MISSING_IDS = {
+    "submission_detail": lambda w: reverse("submission_detail", args=[MISSING]),
+    "version_detail": lambda w: reverse("version_detail", args=[MISSING, 1]),
+    "version_download": lambda w: reverse("version_download", args=[MISSING, 1]),
+    "version_download of a missing version": lambda w: reverse("version_download", args=[w.submission.pk, 9]),
+    "submission_edit": lambda w: reverse("submission_edit", args=[MISSING]),
+    "evaluation_status": lambda w: reverse("evaluation_status", args=[MISSING, 1]),
+    "evaluation_status of a missing version": lambda w: reverse(
+        "evaluation_status", args=[w.submission.pk, 9]
+    ),
+    "results_csv": lambda w: reverse("results_csv", args=[MISSING, 1]),
+    "results_json": lambda w: reverse("results_json", args=[w.submission.pk, 9]),
+    "figure_png": lambda w: _png(w, w.public, pk=MISSING),
+    "figure_png of a missing series": lambda w: reverse(
+        "figure_png", args=[w.submission.pk, 1, MISSING, "scaling"]
+    ),
+}
+MATRIX |= {f"{name} (missing id)": (GET, url, SEES_NOTHING) for name, url in MISSING_IDS.items()}
+MATRIX["run_retry (missing id)"] = (POST, lambda w: reverse("run_retry", args=[MISSING]), SEES_NOTHING)
 
 
-def _url(name, spec, submission, open_round):
-    args = []
-    if spec.get("round"):
-        args.append(open_round.pk)
-    if spec.get("submission"):
-        args.append(submission.pk)
-    if "number" in spec:
-        args.append(spec["number"])
-    return reverse(name, args=args)
+@pytest.fixture
+def world(submission, open_round, series, png_export):
+    return World(submission=submission, round=open_round, public=series[0], private=series[1])
+
+
+def _outcome(response):
+    if response.status_code == 302 and response.url.startswith(LOGIN):
+        return "login"
+    if response.status_code == 302 and response.url.startswith("/admin/login/"):
+        return "admin-login"
+    return response.status_code
 
 
 @pytest.mark.parametrize("view", list(MATRIX))
-@pytest.mark.parametrize("who", ["anonymous", "alice", "bob", "charlie", "rita", "olga"])
-def test_view_permissions(client, people, submission, open_round, view, who):
-    spec, expected = MATRIX[view]
-    if people[who]:
-        client.force_login(people[who])
-    response = client.get(_url(view, spec, submission, open_round))
-    want = expected[who]
-    if want == "login":
-        assert response.status_code == 302 and response.url.startswith(LOGIN)
-    else:
-        assert response.status_code == want
+def test_view_permissions(client, people, world, view):
+    method, url, expected = MATRIX[view]
+    got = {}
+    for who, user in people.items():
+        client.logout()
+        if user:
+            client.force_login(user)
+        got[who] = _outcome(getattr(client, method)(url(world)))
+    assert got == expected
+
+
+THIRD_PARTY = ("allauth.", "django.")  # they check their own users
+
+
+def test_every_endpoint_of_the_platform_is_in_the_matrix():
+    """A new URL of the platform must be added to the matrix above."""
+    from django.urls import get_resolver
+
+    covered = {key.split(" ")[0] for key in MATRIX}
+    ours = {
+        p.name
+        for included in get_resolver().url_patterns
+        if isinstance(getattr(included, "urlconf_module", None), ModuleType)  # the admin's is a list
+        and not included.urlconf_module.__name__.startswith(THIRD_PARTY)
+        for p in included.url_patterns
+    }
+    assert ours and ours <= covered, sorted(ours - covered)
+
+
+def _page(response) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", response.content.decode())
+
+
+def test_a_hidden_run_answers_like_a_missing_one(client, alice, charlie, world):
+    """Neither another team nor the submitting team (for an unreleased private series) learns a run exists."""
+    missing = reverse("run_retry", args=[MISSING])
+    for user, run in ((charlie, world.run(world.public)), (alice, world.run(world.private))):
+        client.force_login(user)
+        hidden = client.post(reverse("run_retry", args=[run]))
+        assert hidden.status_code == 404
+        assert _page(hidden) == _page(client.post(missing))
+    assert EvaluationRun.objects.filter(status="queued").count() == 0
+
+
+def test_the_team_is_told_only_organizers_retry_and_the_run_stays_failed(client, alice, world):
+    run = world.run(world.public)
+    client.force_login(alice)
+    response = client.post(reverse("run_retry", args=[run]), follow=True)
+    assert response.redirect_chain[0][0] == reverse("version_detail", args=[world.submission.pk, 1])
+    assert "Only organizers can retry an evaluation." in response.content.decode()
+    assert EvaluationRun.objects.get(pk=run).status == "failed"
+
+
+def test_an_organizer_retries_a_run_of_a_private_series(
+    client, olga, world, django_capture_on_commit_callbacks
+):
+    run = world.run(world.private)
+    client.force_login(olga)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(reverse("run_retry", args=[run]))
+    assert response.status_code == 302
+    assert EvaluationRun.objects.get(pk=run).status == "queued" and len(callbacks) == 1
 
 
 def test_another_team_cannot_post_a_new_version(client, charlie, submission):
