@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from contest.rules import LOGODDS_METRICS, METRICS, MIN_EXAMPLES, SUBSAMPLE_CAP
+from contest.text import FORBIDDEN_IN_TEXT as _FORBIDDEN
+from contest.text import describe_forbidden, escape
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "classification": ("prompt", "classes", "answer_index"),
@@ -82,9 +84,6 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _EOF_IN_QUOTES = re.compile(r"EOF inside string starting at row (\d+)")
 _SHOWN_CHARS = 60
 
-# Characters no cell may hold: control characters other than tab and line breaks, and (only reachable
-# through a classes cell's \\u escapes) lone surrogates, which no page or e-mail can encode.
-_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # A cell a spreadsheet would run: "=" and a formula, or "+", "-" or "@" and (after numbers and
 # operators) a function call or a DDE command such as cmd|' /C calc'!A0. "-5" and "- a list item" pass.
 _FORMULA = re.compile(r"\x00(?:=(?![\s=])|[+\-@][0-9\s.,+\-*/^&%()]*+[A-Za-z_][\w.]*+[(|])")
@@ -713,18 +712,12 @@ def _check_characters(table: _Table, rows: Sequence[int], *, controls: bool) -> 
 
 
 def _holds_forbidden(text: str) -> str:
-    found = _FORBIDDEN.search(text)
-    character = found.group()
-    if "\ud800" <= character <= "\udfff":
-        return (
-            f"holds {_escape(character)} at character {found.start() + 1}, a lone surrogate (half of a "
-            "character's UTF-16 code), which is not valid Unicode; write the character itself rather than "
-            "\\u escapes of its two halves"
-        )
+    description = describe_forbidden(text)
+    if _FORBIDDEN.search(text).group() >= "\ud800":  # a lone surrogate: the description says what to do
+        return description
     return (
-        f"holds the control character U+{ord(character):04X} ({_escape(character)}) at character "
-        f"{found.start() + 1}; remove it (tabs and line breaks are fine; a line break copied from a word "
-        "processor is often such a character)"
+        f"{description}; remove it (tabs and line breaks are fine; a line break pasted from a word processor "
+        "is often U+000B)"
     )
 
 
@@ -811,15 +804,10 @@ def _quote(text: str) -> str:
     """A cell's text for a one-line message: quoted, with line breaks and control characters visible, and
     shortened."""
     shown = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
-    shown = _FORBIDDEN.sub(lambda found: _escape(found.group()), shown)
+    shown = _FORBIDDEN.sub(lambda found: escape(found.group()), shown)
     if len(shown) > _SHOWN_CHARS:
         shown = shown[: _SHOWN_CHARS - 1] + "…"
     return f'"{shown}"'
-
-
-def _escape(character: str) -> str:
-    """How Python writes a character in a string literal, e.g. \\x07 or \\ud800."""
-    return ascii(character)[1:-1]
 
 
 def _is_are(count: int) -> str:
