@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from evaluation.models import EvaluationRun, LanguageModel, ModelSeries
@@ -59,6 +60,10 @@ def _submit(user, round, data: bytes, django_capture_on_commit_callbacks, **answ
         )
 
 
+def _upload(data: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile("task.csv", data, content_type="text/csv")
+
+
 # --- No page fails on stored data --------------------------------------------------------------
 
 
@@ -85,3 +90,118 @@ def test_a_stored_file_with_invalid_unicode_still_shows_every_page(
         assert "Open Models" in response.content.decode()
     admin_page = reverse("admin:submissions_submissionversion_change", args=[version.pk])
     assert client.get(admin_page).status_code == 200
+
+
+# --- Single-line fields, and e-mails that never get lost ----------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Even\r\nBcc: victim@example.org", "Even\nor odd", "Tab\there", "Bell\x07"])
+def test_a_task_name_with_a_line_break_or_control_character_is_refused_beside_the_field(
+    client, alice, open_round, valid_csv, name
+):
+    client.force_login(alice)
+    response = client.post(
+        reverse("submission_create", args=[open_round.pk]),
+        {**ANSWERS, "task_name": name, "description": "Kept as typed", "task_file": _upload(valid_csv)},
+    )
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["task_name"]
+    assert error.startswith("This must be a single line, but it holds "), error
+    html = response.content.decode()
+    assert 'id="id_task_name_errors"' in html  # beside the field
+    assert "Kept as typed" in html
+    assert not SubmissionVersion.objects.exists()
+
+
+def test_a_team_name_with_a_line_break_is_refused_beside_the_field(client, alice):
+    client.force_login(alice)
+    response = client.post(reverse("team"), {"rename": "1", "name": "Proverbial\r\nTeam"})
+    assert response.status_code == 200
+    [error] = response.context["rename_form"].errors["name"]
+    assert "single line" in error and "line break" in error
+    alice.membership.team.refresh_from_db()
+    assert alice.membership.team.name == "Team alice"
+
+
+def test_a_receipt_for_a_name_saved_with_a_line_break_is_sent_with_a_one_line_subject(
+    alice, bob, open_round, valid_csv, mailoutbox, django_capture_on_commit_callbacks
+):
+    """Names stored before the form refused line breaks (or saved another way) must not lose the e-mail."""
+    with django_capture_on_commit_callbacks(execute=True):
+        submit_task(
+            user=alice,
+            round=open_round,
+            answers={**ANSWERS, "task_name": "Even\r\nBcc: victim@example.org"},
+            upload=TaskUpload(name="t.csv", data=valid_csv),
+        )
+    assert sorted(m.to[0] for m in mailoutbox) == ["alice@example.org", "bob@example.org"]
+    for message in mailoutbox:
+        assert message.subject == "Received: “Even Bcc: victim@example.org”, version 1 (Round 1)"
+        assert message.bcc == []
+
+
+@pytest.fixture
+def eager_retries():
+    """In-process tasks run their retries at once (Celery's eager mode), instead of raising Retry."""
+    from config.celery import app
+
+    app.conf.task_eager_propagates = False
+    yield
+    app.conf.task_eager_propagates = True
+
+
+def _flaky_send(monkeypatch, *, failing: str, failures: int) -> list[str]:
+    """Sending to `failing` raises `failures` times (an SMTP server hanging up); returns who got an e-mail."""
+    from smtplib import SMTPServerDisconnected
+
+    from django.core.mail import EmailMultiAlternatives
+
+    delivered, attempts = [], []
+    original = EmailMultiAlternatives.send
+
+    def send(message, fail_silently=False):
+        if message.to == [failing]:
+            attempts.append(failing)
+            if len(attempts) <= failures:
+                raise SMTPServerDisconnected("Connection unexpectedly closed")
+        delivered.append(message.to[0])
+        return original(message, fail_silently)
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", send)
+    return delivered
+
+
+def test_a_failed_receipt_is_logged_and_retried_for_that_member_only(
+    alice, bob, open_round, valid_csv, monkeypatch, caplog, eager_retries, django_capture_on_commit_callbacks
+):
+    delivered = _flaky_send(monkeypatch, failing="bob@example.org", failures=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        version = submit_task(
+            user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="t.csv", data=valid_csv)
+        )
+    assert sorted(delivered) == ["alice@example.org", "bob@example.org"]  # alice once, bob after two retries
+    failures = [r for r in caplog.records if r.getMessage() == "submission receipt not sent"]
+    assert len(failures) == 2
+    assert {(r.levelname, r.version, r.recipient) for r in failures} == {
+        ("WARNING", version.pk, "bob@example.org")
+    }
+    assert failures[0].exc_info is not None
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_a_receipt_that_never_goes_out_is_logged_as_an_error_after_the_last_retry(
+    alice, open_round, valid_csv, monkeypatch, caplog, eager_retries, django_capture_on_commit_callbacks
+):
+    from submissions.tasks import RECEIPT_RETRIES
+
+    delivered = _flaky_send(monkeypatch, failing="alice@example.org", failures=100)
+    with django_capture_on_commit_callbacks(execute=True):
+        version = submit_task(
+            user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="t.csv", data=valid_csv)
+        )
+    assert delivered == []
+    tries = [r for r in caplog.records if r.getMessage() == "submission receipt not sent"]
+    assert len(tries) == 1 + RECEIPT_RETRIES
+    [final] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert final.getMessage() == "submission receipt not sent after every retry; giving up"
+    assert (final.version, final.users) == (version.pk, [alice.pk])
