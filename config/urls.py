@@ -8,3 +8,5 @@ urlpatterns = [
     path("", include("submissions.urls")),
     path("", include("evaluation.urls")),
 ]
+
+handler400 = "config.views.bad_request"

@@ -205,3 +205,156 @@ def test_a_receipt_that_never_goes_out_is_logged_as_an_error_after_the_last_retr
     [final] = [r for r in caplog.records if r.levelname == "ERROR"]
     assert final.getMessage() == "submission receipt not sent after every retry; giving up"
     assert (final.version, final.users) == (version.pk, [alice.pk])
+
+
+# --- Size limits ---------------------------------------------------------------------------------
+
+
+def test_the_form_states_each_limit_and_stops_typing_at_it(client, alice, open_round):
+    client.force_login(alice)
+    html = client.get(reverse("submission_create", args=[open_round.pk])).content.decode()
+    assert html.count('maxlength="20000"') == 5
+    assert 'maxlength="2000"' in html and 'maxlength="200"' in html
+    assert html.count("data-counter") == 7
+    assert html.count("At most 20,000 characters.") == 5
+
+
+def test_an_answer_over_its_limit_is_refused_beside_the_field_and_the_answers_are_kept(
+    client, alice, open_round, valid_csv
+):
+    client.force_login(alice)
+    response = client.post(
+        reverse("submission_create", args=[open_round.pk]),
+        {
+            **ANSWERS,
+            "description": "d" * 20_001,
+            "importance": "Kept as typed",
+            "task_file": _upload(valid_csv),
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["description"] == [
+        "This has 20001 characters; the limit is 20,000. Shorten it (a link to a longer document is fine)."
+    ]
+    html = response.content.decode()
+    assert 'id="id_description_errors"' in html and "Kept as typed" in html
+    assert not SubmissionVersion.objects.exists()
+
+
+def test_line_breaks_count_as_one_character_as_the_browser_counts_them(client, alice, open_round, valid_csv):
+    client.force_login(alice)
+    text = ("x" * 99 + "\r\n") * 200  # 20,000 characters in the browser's count, 20,200 as sent
+    response = client.post(
+        reverse("submission_create", args=[open_round.pk]),
+        {**ANSWERS, "description": text, "task_file": _upload(valid_csv)},
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    assert SubmissionVersion.objects.get().description == text.replace("\r\n", "\n").strip()
+
+
+def test_a_form_too_large_to_read_gets_the_sites_page_saying_so(
+    client, alice, open_round, valid_csv, settings
+):
+    client.force_login(alice)
+    response = client.post(
+        reverse("submission_create", args=[open_round.pk]),
+        {
+            **ANSWERS,
+            "description": "d" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1),
+            "task_file": _upload(valid_csv),
+        },
+    )
+    assert response.status_code == 413
+    html = response.content.decode()
+    assert 'class="navbar' in html  # the site's layout, not a bare "Bad Request (400)"
+    assert "What you sent is too large" in html and "nothing was saved" in html
+    assert "at most 20,000 characters" in html
+    assert not SubmissionVersion.objects.exists()
+
+
+HUGE_PROMPT = "The start of a long story. " + "word " * 2_000_000 + "And the model continues from here:"
+
+
+@pytest.fixture
+def huge_prompt_version(alice, open_round, series, django_capture_on_commit_callbacks):
+    table = pd.read_csv(io.BytesIO(make_task_csv(300)), dtype=str)
+    table.loc[0, "prompt"] = HUGE_PROMPT  # row 2: in the preview of the first examples
+    version = _submit(
+        alice, open_round, table.to_csv(index=False).encode(), django_capture_on_commit_callbacks
+    )
+    _finish_runs(version, worst_row=2)  # and in the drill-down tables of the evaluation
+    return version
+
+
+def test_a_huge_prompt_is_shown_shortened_keeping_its_start_and_end(client, alice, huge_prompt_version):
+    assert len(HUGE_PROMPT) > 10_000_000
+    client.force_login(alice)
+    response = client.get(reverse("submission_detail", args=[huge_prompt_version.submission.pk]))
+    html = response.content.decode()
+    assert len(response.content) < 300_000, len(response.content)
+    url = reverse("version_example", args=[huge_prompt_version.submission.pk, 1, 2])
+    # The preview and both drill-down tables (worst on the largest model, grew most) show it shortened.
+    assert html.count(f'data-expand="{url}" data-field="prompt"') == 3
+    assert html.count("The start of a long story. word word") == 3
+    assert html.count("word word And the model continues from here:</div>") == 3
+    assert html.count(f"[… {len(HUGE_PROMPT) - 1_400:,} more characters …]") == 3
+
+
+def test_the_full_text_loads_only_for_those_who_see_the_version(
+    client, alice, bob, charlie, rita, olga, huge_prompt_version
+):
+    url = reverse("version_example", args=[huge_prompt_version.submission.pk, 1, 2])
+    assign_reviewer(submission=huge_prompt_version.submission, reviewer=rita, by=olga)
+    for user in (alice, bob, rita, olga):
+        client.force_login(user)
+        response = client.get(url)
+        assert response.status_code == 200, user
+        assert response.json() == {"row": 2, "prompt": HUGE_PROMPT}
+    client.force_login(charlie)
+    assert client.get(url).status_code == 404
+    client.force_login(alice)
+    assert (
+        client.get(reverse("version_example", args=[huge_prompt_version.submission.pk, 1, 999])).status_code
+        == 404
+    )
+    assert (
+        client.get(reverse("version_example", args=[huge_prompt_version.submission.pk, 2, 2])).status_code
+        == 404
+    )
+    client.logout()
+    assert client.get(url).status_code == 302  # to the login page
+
+
+# --- Formulas: warned of at the download link, served as submitted ------------------------------
+
+
+def test_reviewers_and_organizers_are_warned_of_formulas_at_the_download_link(
+    client, alice, rita, olga, open_round, series, django_capture_on_commit_callbacks
+):
+    table = pd.read_csv(io.BytesIO(make_task_csv(300)), dtype=str)
+    table.loc[3, "prompt"] = '=HYPERLINK("http://evil.example","Click")'
+    table.loc[7, "prompt"] = "+cmd|' /C calc'!A0"
+    data = table.to_csv(index=False).encode()
+    version = _submit(alice, open_round, data, django_capture_on_commit_callbacks)
+    assert any(
+        "row 5, column prompt" in w and "so do 1 more cells: row 9 (prompt)" in w
+        for w in (version.validation_warnings)
+    )
+    assign_reviewer(submission=version.submission, reviewer=rita, by=olga)
+    download = reverse("version_download", args=[version.submission.pk, 1])
+    for user in (rita, olga, alice):
+        client.force_login(user)
+        html = client.get(reverse("submission_detail", args=[version.submission.pk])).content.decode()
+        assert f'href="{download}" aria-describedby="formula-warning"' in html
+        assert "some cells start like spreadsheet formulas" in html
+        response = client.get(download)
+        assert b"".join(response.streaming_content) == data  # byte for byte as submitted
+
+
+def test_a_file_without_formulas_has_no_warning_at_the_download_link(client, alice, open_round, valid_csv):
+    version = submit_task(
+        user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="t.csv", data=valid_csv)
+    )
+    client.force_login(alice)
+    html = client.get(reverse("submission_detail", args=[version.submission.pk])).content.decode()
+    assert "Download CSV" in html and "formula" not in html
