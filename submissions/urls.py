@@ -10,4 +10,5 @@ urlpatterns = [
     path("submissions/<int:pk>/edit/", views.submission_edit, name="submission_edit"),
     path("submissions/<int:pk>/v<int:number>/", views.submission_detail, name="version_detail"),
     path("submissions/<int:pk>/v<int:number>/download/", views.version_download, name="version_download"),
+    path("submissions/<int:pk>/v<int:number>/rows/<int:row>/", views.version_example, name="version_example"),
 ]
