@@ -692,7 +692,8 @@ def _suspicious(body: bytes) -> tuple[bool, bool]:
     """Whether the file may hold a control character, and a cell that starts like a formula."""
     scan = body.translate(_SCAN, b'"')
     controls = b"\x00" in scan or (b"\x01" in scan and _C1_BYTES.search(body) is not None)
-    return controls, b"\n=" in scan
+    # A search for one byte is much quicker than for two: most files have no formula character at all.
+    return controls, b"=" in scan and b"\n=" in scan
 
 
 def _check_characters(table: _Table, rows: Sequence[int], *, controls: bool) -> list[Problem]:
