@@ -86,10 +86,11 @@ _SHOWN_CHARS = 60
 
 # A cell a spreadsheet would run: "=" and a formula, or "+", "-" or "@" and (after numbers and
 # operators) a function call or a DDE command such as cmd|' /C calc'!A0. "-5" and "- a list item" pass.
-_FORMULA = re.compile(r"\x00(?:=(?![\s=])|[+\-@][0-9\s.,+\-*/^&%()]*+[A-Za-z_][\w.]*+[(|])")
+_FORMULA = re.compile(r"\x00(?:=(?=[^\s=\x00])|[+\-@][0-9\s.,+\-*/^&%()]*+[A-Za-z_][\w.]*+[(|])")
 # One pass over the file's bytes tells whether any cell needs a closer look (see _suspicious): control
-# characters become NUL (which no text file holds), the lead byte of U+0080 to U+00BF \x01, the characters that may end a cell "\n",
-# formula characters "=", and double quotes vanish, so that "\n=" marks every cell a formula could start.
+# characters become NUL (which no text file holds), the lead byte of U+0080 to U+00BF becomes \x01, what
+# may end a cell "\n", formula characters "=", and double quotes vanish: "\n=" marks where a formula
+# could start a cell.
 _SCAN = bytes.maketrans(
     bytes([*range(1, 9), 11, 12, *range(14, 32), 127, 0xC2, *b",\r\n", *b"=+-@"]),
     b"\x00" * 29 + b"\x01" + b"\n" * 3 + b"=" * 4,
