@@ -199,7 +199,9 @@ else:
     }
 
 MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=100)
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# The text of one request, files aside: five times the longest valid set of submission-form answers
+# (122,200 characters of up to 4 bytes each); beyond it the site's 413 page says so (config.views).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(2.5 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # The first handler stops reading an upload once its file passes MAX_UPLOAD_MB (submissions/uploads.py).
 FILE_UPLOAD_HANDLERS = [

@@ -9,3 +9,5 @@ urlpatterns = [
     path("", include("submissions.urls")),
     path("", include("evaluation.urls")),
 ]
+
+handler400 = "config.views.bad_request"

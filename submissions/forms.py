@@ -1,8 +1,29 @@
 from django import forms
+from django.core.validators import MaxLengthValidator
 
+from accounts.forms import validate_one_line, validate_text
 from submissions.models import Metric, SubmissionVersion
 from submissions.services import ANSWER_FIELDS
 from submissions.uploads import too_large_message, upload_limit_bytes
+
+LONG_ANSWERS = (
+    "description",
+    "importance",
+    "expected_inverse_scaling",
+    "data_generation",
+    "annotator_expertise",
+)
+# Generous for a contestant (the 2022 submissions' answers were at most a few thousand characters), small
+# enough that every page listing submissions stays fast. The README states them too.
+ANSWER_LIMITS = {"task_name": 200, "authors": 2_000, **dict.fromkeys(LONG_ANSWERS, 20_000)}
+
+
+class AnswerText(forms.CharField):
+    """Typed text with its line breaks as browsers count them (one character), though they send two (CR LF)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n") if value else value
 
 
 class SubmissionForm(forms.ModelForm):
@@ -22,25 +43,30 @@ class SubmissionForm(forms.ModelForm):
             "authors": forms.Textarea(attrs={"rows": 2}),
             "metric": forms.RadioSelect,
             "license": forms.Select,
-            **{
-                f: forms.Textarea(attrs={"rows": 4})
-                for f in (
-                    "description",
-                    "importance",
-                    "expected_inverse_scaling",
-                    "data_generation",
-                    "annotator_expertise",
-                )
-            },
+            **{f: forms.Textarea(attrs={"rows": 4}) for f in LONG_ANSWERS},
         }
+        field_classes = {f: AnswerText for f in ("authors", *LONG_ANSWERS)}
 
     def __init__(self, *args, file_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["metric"].choices = Metric.choices  # a radio list needs no empty "------" choice
+        for name, limit in ANSWER_LIMITS.items():
+            field = self.fields[name]
+            field.validators += [
+                validate_one_line if name == "task_name" else validate_text,
+                MaxLengthValidator(
+                    limit,
+                    message=f"This has %(show_value)s characters; the limit is {limit:,}. Shorten it "
+                    "(a link to a longer document is fine).",
+                ),
+            ]
+            field.max_length = limit
+            # site.js shows a live count beside every field with data-counter; maxlength stops typing at the limit.
+            field.widget.attrs.update({"maxlength": str(limit), "data-counter": ""})
+            field.help_text = " ".join(filter(None, [str(field.help_text), f"At most {limit:,} characters."]))
         self.fields["task_file"].required = file_required
-        self.fields["task_file"].widget.attrs["data-max-bytes"] = (
-            upload_limit_bytes()
-        )  # checked before sending
+        # The browser refuses a larger file before sending it (static/site/upload.js).
+        self.fields["task_file"].widget.attrs["data-max-bytes"] = upload_limit_bytes()
         if not file_required:
             self.fields[
                 "task_file"

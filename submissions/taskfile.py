@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from contest.rules import LOGODDS_METRICS, METRICS, MIN_EXAMPLES, SUBSAMPLE_CAP
+from contest.text import FORBIDDEN_IN_TEXT as _FORBIDDEN
+from contest.text import describe_forbidden, escape
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "classification": ("prompt", "classes", "answer_index"),
@@ -81,6 +83,20 @@ _CLASSES_EXAMPLE = 'e.g. [" Yes", " No"]'
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _EOF_IN_QUOTES = re.compile(r"EOF inside string starting at row (\d+)")
 _SHOWN_CHARS = 60
+
+# A cell a spreadsheet would run: "=" and a formula, or "+", "-" or "@" and (after numbers and
+# operators) a function call or a DDE command such as cmd|' /C calc'!A0. "-5" and "- a list item" pass.
+_FORMULA = re.compile(r"\x00(?:=(?=[^\s=\x00])|[+\-@][0-9\s.,+\-*/^&%()]*+[A-Za-z_][\w.]*+[(|])")
+# One pass over the file's bytes tells whether any cell needs a closer look (see _suspicious): control
+# characters become NUL (which no text file holds), the lead byte of U+0080 to U+00BF becomes \x01, what
+# may end a cell "\n", formula characters "=", and double quotes vanish: "\n=" marks where a formula
+# could start a cell.
+_SCAN = bytes.maketrans(
+    bytes([*range(1, 9), 11, 12, *range(14, 32), 127, 0xC2, *b",\r\n", *b"=+-@"]),
+    b"\x00" * 29 + b"\x01" + b"\n" * 3 + b"=" * 4,
+)
+_C1_BYTES = re.compile(rb"\xc2[\x80-\x9f]")  # U+0080 to U+009F, the C1 control characters
+FORMULA_WARNING = "starts like a spreadsheet formula"
 
 
 @dataclass(frozen=True)
@@ -173,8 +189,13 @@ def read_task_file(
     checkable = [i for i in kept if i not in table.unreadable] if table.unreadable else kept
     values, row_problems = _check_cells(table, positions, checkable, metric, warnings)
     row_problems += table.problems
+    controls, formulas = _suspicious(body)
+    row_problems += _check_characters(table, checkable, controls=controls)
+    _warn_of_formulas(table, checkable, warnings, formulas=formulas)
+    # Required columns in the metric's order, then the others in the file's order.
     order = {name: rank for rank, name in enumerate(REQUIRED_COLUMNS[metric])}
-    row_problems.sort(key=lambda p: (p.row, -1 if p.column is None else order[p.column]))
+    order.update({name: len(order) + rank for rank, name in enumerate(table.header) if name not in order})
+    row_problems.sort(key=lambda p: (p.row, -1 if p.column is None else order.get(p.column, len(order))))
     errors += row_problems
 
     examples = None if errors else _examples(table, positions, checkable, values, metric)
@@ -556,7 +577,7 @@ def _class_lists_certainly_fine(lists: list[list[str] | None], classes: list[str
     """Whether no list has a problem, found with bulk operations over all the lists at once."""
     if not lists:
         return True
-    if None in lists or "" in classes:
+    if None in lists or "" in classes or _FORBIDDEN.search("\n".join(classes)):
         return False
     lengths = list(map(len, lists))
     shortest, longest = min(lengths), max(lengths)
@@ -579,6 +600,8 @@ def _class_list_errors(cell: str, classes: list[str] | None, metric: str) -> lis
         errors.append(f'class {classes.index("") + 1} is an empty string ""')
     repeated = sorted({c for c in classes if classes.count(c) > 1}, key=classes.index)
     errors += [f"the class {_quote(c)} appears more than once" for c in repeated if c]
+    # Escapes such as "\x00" or "\ud800" reach characters that the file's own bytes cannot hold.
+    errors += [f"class {k} {_holds_forbidden(c)}" for k, c in enumerate(classes, 1) if _FORBIDDEN.search(c)]
     return errors
 
 
@@ -661,6 +684,105 @@ def _parse_answer_index(cell: str) -> int | str:
     )
 
 
+# --- Characters and formulas, in every column -------------------------------------------------
+# A file with no control character, and no cell that starts with a formula character, costs one scan of
+# its bytes (_suspicious) and nothing more; otherwise each column is scanned with one regex.
+
+
+def _suspicious(body: bytes) -> tuple[bool, bool]:
+    """Whether the file may hold a control character, and a cell that starts like a formula."""
+    scan = body.translate(_SCAN, b'"')
+    controls = b"\x00" in scan or (b"\x01" in scan and _C1_BYTES.search(body) is not None)
+    # A search for one byte is much quicker than for two: most files have no formula character at all.
+    return controls, b"=" in scan and b"\n=" in scan
+
+
+def _check_characters(table: _Table, rows: Sequence[int], *, controls: bool) -> list[Problem]:
+    """Refuse the control characters that no page, e-mail or database field can carry, cell by cell."""
+    problems = [
+        Problem(f"the name of column {position + 1} {_holds_forbidden(name)}", row=1)
+        for position, name in enumerate(table.header)
+        if _FORBIDDEN.search(name)
+    ]
+    if not controls:
+        return problems
+    for position, label in _data_columns(table):
+        # "\n" may be in any cell, so it separates them without matching.
+        for k, cell in _cells_matching(_FORBIDDEN, table.column(position), rows, "\n"):
+            problems.append(Problem(f"the cell {_holds_forbidden(cell)}", row=rows[k] + 2, column=label))
+    return problems
+
+
+def _holds_forbidden(text: str) -> str:
+    description = describe_forbidden(text)
+    if _FORBIDDEN.search(text).group() >= "\ud800":  # a lone surrogate: the description says what to do
+        return description
+    return (
+        f"{description}; remove it (tabs and line breaks are fine; a line break pasted from a word processor "
+        "is often U+000B)"
+    )
+
+
+def _warn_of_formulas(table: _Table, rows: Sequence[int], warnings: list[Problem], *, formulas: bool) -> None:
+    """One warning naming the first cells that a spreadsheet would run as formulas (the file is kept as is)."""
+    found: list[tuple[int, int, str, str]] = [
+        (1, position, str(position + 1), name)
+        for position, name in enumerate(table.header)
+        if _FORMULA.match("\x00" + name)
+    ]
+    if formulas:
+        for position, label in _data_columns(table):
+            # No cell holds a NUL (such files are refused as binary), so it marks where each cell starts.
+            found += [
+                (rows[k] + 2, position, label, cell)
+                for k, cell in _cells_matching(_FORMULA, table.column(position), rows, "\x00")
+            ]
+    if not found:
+        return
+    found.sort(key=operator.itemgetter(0, 1))
+    row, _, label, cell = found[0]
+    others = [f"row {r} ({name})" for r, _, name, _ in found[1:6]]
+    more = ""
+    if others:
+        rest = len(found) - 1 - len(others)
+        more = f"; so do {len(found) - 1} more cells: {', '.join(others)}" + (
+            f" and {rest} others" if rest else ""
+        )
+    warnings.append(
+        Problem(
+            f"{_quote(cell)} {FORMULA_WARNING}, which a spreadsheet opening the file would run{more}. "
+            "The file is kept exactly as written; reviewers are warned before they download it",
+            row=row,
+            column=None if row == 1 else label,
+        )
+    )
+
+
+def _data_columns(table: _Table) -> list[tuple[int, str]]:
+    """Each column's position and the name messages give it (its number when it has none)."""
+    first = 1 if table.header[0] in _INDEX_HEADERS else 0
+    return [
+        (position, name if name.strip() else str(position + 1))
+        for position, name in enumerate(table.header)
+        if position >= first
+    ]
+
+
+def _cells_matching(
+    pattern: re.Pattern, column: pd.Series, rows: Sequence[int], separator: str
+) -> list[tuple[int, str]]:
+    """(position in `rows`, cell) of each cell in which `pattern` matches, with one regex scan of the column."""
+    cells = (column if len(rows) == len(column) else column.iloc[rows]).tolist()
+    text = separator + separator.join(cells)
+    starts = [m.start() for m in pattern.finditer(text)]
+    if not starts:
+        return []
+    # Cell k starts just after the separator at offsets[k].
+    offsets = np.cumsum([0, *(len(cell) + 1 for cell in cells)])[:-1]
+    positions = np.unique(np.searchsorted(offsets, starts, side="right") - 1).tolist()
+    return [(k, cells[k]) for k in positions]
+
+
 # --- Output ------------------------------------------------------------------------------------
 
 
@@ -681,8 +803,10 @@ def _examples(
 
 
 def _quote(text: str) -> str:
-    """A cell's text for a one-line message: quoted, with line breaks visible, and shortened."""
+    """A cell's text for a one-line message: quoted, with line breaks and control characters visible, and
+    shortened."""
     shown = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    shown = _FORBIDDEN.sub(lambda found: escape(found.group()), shown)
     if len(shown) > _SHOWN_CHARS:
         shown = shown[: _SHOWN_CHARS - 1] + "…"
     return f'"{shown}"'

@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -113,3 +113,21 @@ def version_download(request: HttpRequest, pk: int, number: int) -> FileResponse
     return FileResponse(
         version.task_file.open("rb"), as_attachment=True, filename=name, content_type="text/csv"
     )
+
+
+@login_required
+def version_example(request: HttpRequest, pk: int, number: int, row: int) -> JsonResponse:
+    """One example of a version in full, for the pages that show long texts shortened; 404 to whoever may
+    not see the version, as on the version page."""
+    submission = get_object_or_404(selectors.submissions_visible_to(request.user), pk=pk)
+    version = get_object_or_404(submission.versions, number=number)
+    try:
+        examples = selectors.version_examples(version)
+    except ValueError as unreadable:  # the stored file no longer validates: the page shows no texts either
+        raise Http404("This version's file can no longer be read.") from unreadable
+    found = examples[examples["row"] == row]
+    if found.empty:
+        raise Http404(f"This version has no example on row {row}.")
+    example = found.iloc[0]
+    texts = {name: example[name] for name in ("prompt", "other_prompt", "completion") if name in example}
+    return JsonResponse({"row": row, **texts})

@@ -30,4 +30,41 @@
   }
   tick();
   setInterval(tick, 30000);
+
+  // A live count under every field with a limit: the help text states it, maxlength enforces it.
+  document.querySelectorAll("[data-counter][maxlength]").forEach(function (field) {
+    var limit = parseInt(field.getAttribute("maxlength"), 10);
+    var counter = document.createElement("div");
+    counter.className = "form-text char-counter";
+    field.insertAdjacentElement("afterend", counter);
+    function count() {
+      var n = field.value.length;  // line breaks count once, as the server counts them
+      counter.textContent = n.toLocaleString() + " of " + limit.toLocaleString() + " characters";
+      counter.classList.toggle("text-danger", n >= limit * 0.9);
+    }
+    field.addEventListener("input", count);
+    count();
+  });
+
+  // A long text is shown shortened (its start and its end); "Show all" loads the whole of it only then.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-expand]");
+    if (!button) return;
+    var box = button.parentElement.querySelector("[data-long-text]");
+    button.disabled = true;
+    button.textContent = "Loading…";
+    fetch(button.getAttribute("data-expand"), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error(response.status + " " + response.statusText);
+        return response.json();
+      })
+      .then(function (example) {
+        box.textContent = example[button.getAttribute("data-field")];
+        button.remove();
+      })
+      .catch(function (error) {
+        button.disabled = false;
+        button.textContent = "Could not load the full text (" + error.message + "); try again";
+      });
+  });
 })();
