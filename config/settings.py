@@ -9,6 +9,9 @@ from pathlib import Path
 
 import environ
 import plotly
+from django.core.exceptions import ImproperlyConfigured
+
+from config.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -180,21 +183,31 @@ MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# One line per record with its extra fields and job context (config/logging.py): readable text by default,
+# JSON lines with LOG_FORMAT=json (production).
+LOGGING = logging_config(
+    fmt=env.str("LOG_FORMAT", default="text"), level=env.str("LOG_LEVEL", default="INFO")
+)
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # Evaluation: a run whose worker sends no heartbeat for this long goes back to the queue (at most
-# EVALUATION_MAX_ATTEMPTS claims), checked by the sweeper every EVALUATION_SWEEP_SECONDS.
+# EVALUATION_MAX_ATTEMPTS claims), checked by the sweeper every EVALUATION_SWEEP_SECONDS. A worker writes the
+# heartbeat every EVALUATION_HEARTBEAT_SECONDS from claim to completion, model loading included. A run still
+# queued EVALUATION_QUEUED_RESEND_SECONDS after it was sent is sent again (its message may have been lost; the
+# claim makes a duplicate harmless).
 EVALUATION_HEARTBEAT_TIMEOUT = env.int("EVALUATION_HEARTBEAT_TIMEOUT", default=300)
+EVALUATION_HEARTBEAT_SECONDS = env.float(
+    "EVALUATION_HEARTBEAT_SECONDS", default=EVALUATION_HEARTBEAT_TIMEOUT / 10
+)
+EVALUATION_QUEUED_RESEND_SECONDS = env.int("EVALUATION_QUEUED_RESEND_SECONDS", default=1800)
+if not 0 < EVALUATION_HEARTBEAT_SECONDS < EVALUATION_HEARTBEAT_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"EVALUATION_HEARTBEAT_SECONDS ({EVALUATION_HEARTBEAT_SECONDS}) must be above 0 and below "
+        f"EVALUATION_HEARTBEAT_TIMEOUT ({EVALUATION_HEARTBEAT_TIMEOUT}), or every run would be swept"
+    )
 EVALUATION_MAX_ATTEMPTS = env.int("EVALUATION_MAX_ATTEMPTS", default=3)
 EVALUATION_SWEEP_SECONDS = env.int("EVALUATION_SWEEP_SECONDS", default=60)
 EVALUATION_DEVICE = env.str("EVALUATION_DEVICE", default="") or None  # cuda when present, else cpu
