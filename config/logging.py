@@ -69,7 +69,7 @@ def logging_config(*, fmt: str, level: str) -> dict:
     formatter = (
         {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": LINE, "json_ensure_ascii": False}
         if fmt == "json"
-        else {"()": "config.logging.TextFormatter", "format": LINE}
+        else {"()": "config.logging.TextFormatter", "fmt": LINE}
     )
     return {
         "version": 1,
