@@ -67,3 +67,27 @@ def test_a_real_worker_evaluates_a_run_whose_message_was_lost_once_the_sweeper_s
     wait_for(lambda: EvaluationRun.objects.get(pk=run.pk).is_finished, seconds=240, what="the resent run")
     run.refresh_from_db()
     assert (run.status, run.attempts, run.examples.count()) == ("succeeded", 1, 300)
+
+
+def test_a_run_the_broker_refused_stays_queued_for_the_sweeper_and_the_upload_succeeds(
+    alice, open_round, valid_csv, tmp_path, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from config.celery import app
+
+    fake_series(tmp_path / "model")
+    app.conf.task_always_eager = False  # as in production (the autouse _celery_eager sets it for each test)
+
+    def broker_down(name, args, queue):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(app, "send_task", broker_down)
+    monkeypatch.setattr("submissions.services.send_submission_receipt_task.delay", lambda version_id: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = _submit(alice, open_round, valid_csv).runs.get()
+    assert EvaluationRun.objects.get(pk=run.pk).status == "queued"
+    (record,) = [
+        r for r in caplog.records if r.getMessage() == "could not send an evaluation run to the broker"
+    ]
+    assert (record.run, record.queue) == (run.pk, "gpu") and "Connection refused" in caplog.text
