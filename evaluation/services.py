@@ -181,7 +181,10 @@ def requeue_stale_runs(*, now: dt.datetime | None = None) -> tuple[int, int]:
     requeued = failed = 0
     stale = EvaluationRun.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale_before)
     for run in stale.select_related("model__series"):
-        base = EvaluationRun.objects.filter(pk=run.pk, status=Status.RUNNING, worker=run.worker)
+        # Still silent when updated: the worker's heartbeat thread may have written since the read.
+        base = EvaluationRun.objects.filter(
+            pk=run.pk, status=Status.RUNNING, worker=run.worker, heartbeat_at__lt=stale_before
+        )
         if run.attempts >= max_attempts:
             failed += base.update(
                 status=Status.FAILED,

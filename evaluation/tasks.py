@@ -1,7 +1,7 @@
 """Celery tasks: they take ids, claim before working, and do nothing twice.
 
-Every process that sends a task imports this module (Celery's autodiscovery), the web process included: nothing
-here may import torch or transformers at module level. The engine's Hugging Face backend is imported by
+Celery's autodiscovery may import this module in any process that uses the app, the web process included:
+nothing here may import torch or transformers at module level. The engine's Hugging Face backend is imported by
 ``scorers.scorer_for`` when a worker first loads a model.
 """
 
