@@ -10,6 +10,9 @@ from pathlib import Path
 import environ
 import plotly
 from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
+
+from config.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -210,13 +213,11 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# One line per record with its extra fields and job context (config/logging.py): readable text by default,
+# JSON lines with LOG_FORMAT=json (production).
+LOGGING = logging_config(
+    fmt=env.str("LOG_FORMAT", default="text"), level=env.str("LOG_LEVEL", default="INFO")
+)
 
 # HTTPS. SECURE_COOKIES=true says the site is served over HTTPS only: cookies are sent over HTTPS only, plain
 # HTTP is redirected and browsers are told to use HTTPS for a year (HSTS); each can be set on its own. Behind a
@@ -251,8 +252,20 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Evaluation: a run whose worker sends no heartbeat for this long goes back to the queue (at most
-# EVALUATION_MAX_ATTEMPTS claims), checked by the sweeper every EVALUATION_SWEEP_SECONDS.
+# EVALUATION_MAX_ATTEMPTS claims), checked by the sweeper every EVALUATION_SWEEP_SECONDS. A worker writes the
+# heartbeat every EVALUATION_HEARTBEAT_SECONDS from claim to completion, model loading included. A run still
+# queued EVALUATION_QUEUED_RESEND_SECONDS after it was sent is sent again (its message may have been lost; the
+# claim makes a duplicate harmless).
 EVALUATION_HEARTBEAT_TIMEOUT = env.int("EVALUATION_HEARTBEAT_TIMEOUT", default=300)
+EVALUATION_HEARTBEAT_SECONDS = env.float(
+    "EVALUATION_HEARTBEAT_SECONDS", default=EVALUATION_HEARTBEAT_TIMEOUT / 10
+)
+EVALUATION_QUEUED_RESEND_SECONDS = env.int("EVALUATION_QUEUED_RESEND_SECONDS", default=1800)
+if not 0 < EVALUATION_HEARTBEAT_SECONDS < EVALUATION_HEARTBEAT_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"EVALUATION_HEARTBEAT_SECONDS ({EVALUATION_HEARTBEAT_SECONDS}) must be above 0 and below "
+        f"EVALUATION_HEARTBEAT_TIMEOUT ({EVALUATION_HEARTBEAT_TIMEOUT}), or every run would be swept"
+    )
 EVALUATION_MAX_ATTEMPTS = env.int("EVALUATION_MAX_ATTEMPTS", default=3)
 EVALUATION_SWEEP_SECONDS = env.int("EVALUATION_SWEEP_SECONDS", default=60)
 EVALUATION_DEVICE = env.str("EVALUATION_DEVICE", default="") or None  # cuda when present, else cpu

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.utils.html import format_html
 
 from evaluation import services
 from evaluation.models import EvaluationRun, LanguageModel, ModelSeries, SeriesRelease
@@ -49,9 +50,16 @@ class EvaluationRunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "model__series"]
     actions = ["retry"]
+    exclude = ["failure_traceback"]  # shown as preformatted text by traceback()
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return [f.name for f in self.model._meta.fields if f.name not in self.exclude] + ["traceback"]
+
+    @admin.display(description="Failure traceback")
+    def traceback(self, run: EvaluationRun) -> str:
+        if not run.failure_traceback:
+            return "-"
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', run.failure_traceback)
 
     def has_add_permission(self, request):
         return False

@@ -72,12 +72,18 @@ class EvaluationRun(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
     queued_at = models.DateTimeField(default=timezone.now)
+    # When the run's task was last sent to the broker: the sweeper sends a run still queued long after again.
+    sent_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     failure_reason = models.TextField(blank=True)
+    # What went wrong inside, for organizers only (contestants see failure_reason).
+    failure_exception = models.CharField(max_length=200, blank=True)
+    failure_message = models.TextField(blank=True)
+    failure_traceback = models.TextField(blank=True)
 
     n_examples = models.PositiveIntegerField(null=True, blank=True)
     mean = models.FloatField(null=True, blank=True)

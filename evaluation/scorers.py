@@ -1,11 +1,13 @@
-"""The models a worker keeps loaded between runs (loading is the slow part of a small run)."""
+"""The models a worker keeps loaded between runs (loading is the slow part of a small run).
+
+The Hugging Face backend (torch, transformers) is imported on the first load, in workers only.
+"""
 
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 from django.conf import settings
-from transformers.utils import logging as transformers_logging
 
 from evaluation.engine import load_scorer
 from evaluation.models import LanguageModel, ModelSeries
@@ -30,10 +32,12 @@ def scorer_for(model: LanguageModel):
         if key in _loaded:
             _loaded.move_to_end(key)
             return _loaded[key]
-    transformers_logging.disable_progress_bar()  # a worker's log is no terminal
     if model.series.backend == ModelSeries.Backend.OPENAI:
         scorer = load_scorer(key[0], api_base=model.api_base)
     else:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # a worker's log is no terminal
         scorer = load_scorer(key[0], device=settings.EVALUATION_DEVICE, dtype=settings.EVALUATION_DTYPE)
     with _lock:
         _loaded[key] = scorer

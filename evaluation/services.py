@@ -2,6 +2,7 @@
 
 import datetime as dt
 import logging
+import traceback
 import uuid
 from functools import partial
 
@@ -11,13 +12,18 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from accounts.selectors import is_organizer
+from config.celery import app
 from evaluation.models import EvaluationRun, ExampleResult, LanguageModel, ModelSeries, SeriesRelease
 
 logger = logging.getLogger(__name__)
 
 Status = EvaluationRun.Status
+RUN_EVALUATION_TASK = "evaluation.tasks.run_evaluation"
+# The end of a traceback says most; a runaway one (deep recursion) must not fill the database.
+TRACEBACK_CHARS = 20_000
 
 
 def queue_for(model: LanguageModel) -> str:
@@ -28,9 +34,20 @@ def queue_for(model: LanguageModel) -> str:
 
 
 def _send(run_id: int, queue: str) -> None:
-    from evaluation.tasks import run_evaluation
+    """Send the run's task by name: the web process never imports the worker's code (torch, transformers)."""
+    if app.conf.task_always_eager:
+        # Eager mode (which send_task ignores) runs tasks in this process: it is the worker then.
+        from evaluation.tasks import run_evaluation
 
-    run_evaluation.apply_async(args=[run_id], queue=queue)
+        run_evaluation.apply_async(args=[run_id], queue=queue)
+        return
+    try:
+        app.send_task(RUN_EVALUATION_TASK, args=[run_id], queue=queue)
+    except OperationalError:
+        # The run is stored; the sweeper sends it again after EVALUATION_QUEUED_RESEND_SECONDS.
+        logger.exception(
+            "could not send an evaluation run to the broker", extra={"run": run_id, "queue": queue}
+        )
 
 
 def _ensure_run(version, model: LanguageModel) -> tuple[EvaluationRun, bool]:
@@ -44,7 +61,10 @@ def _ensure_run(version, model: LanguageModel) -> tuple[EvaluationRun, bool]:
 def _back_to_queue(run: EvaluationRun, runs, **reset) -> bool:
     """Compare-and-set ``runs`` (the run in the state the caller expects) back to ``queued`` and send it again
     after commit. False when the run was no longer in that state."""
-    updated = runs.update(status=Status.QUEUED, worker="", queued_at=timezone.now(), progress_done=0, **reset)
+    now = timezone.now()
+    updated = runs.update(
+        status=Status.QUEUED, worker="", queued_at=now, sent_at=now, progress_done=0, **reset
+    )
     if updated:
         transaction.on_commit(partial(_send, run.pk, queue_for(run.model)))
     return bool(updated)
@@ -66,6 +86,9 @@ def enqueue_current_versions(*, series: ModelSeries) -> int:
     return sum(_ensure_run(version, model)[1] for version in versions for model in models)
 
 
+NO_FAILURE = {"failure_reason": "", "failure_exception": "", "failure_message": "", "failure_traceback": ""}
+
+
 def claim_run(*, run_id: int, worker: str) -> str | None:
     """Compare-and-set ``queued → running``. Returns the claim's token, or None when someone else has the run
     or it is finished (a duplicate delivery then does nothing)."""
@@ -78,7 +101,7 @@ def claim_run(*, run_id: int, worker: str) -> str | None:
         started_at=now,
         heartbeat_at=now,
         progress_done=0,
-        failure_reason="",
+        **NO_FAILURE,
     )
     return token if claimed else None
 
@@ -92,6 +115,11 @@ def record_progress(*, run_id: int, token: str, done: int, total: int) -> bool:
     return bool(
         _owned(run_id, token).update(progress_done=done, progress_total=total, heartbeat_at=timezone.now())
     )
+
+
+def record_heartbeat(*, run_id: int, token: str) -> bool:
+    """The worker still holds the run (loading a model, say). False when the run is no longer this worker's."""
+    return bool(_owned(run_id, token).update(heartbeat_at=timezone.now()))
 
 
 @transaction.atomic
@@ -124,9 +152,21 @@ def complete_run(*, run_id: int, token: str, result: dict) -> bool:
     return True
 
 
-def fail_run(*, run_id: int, token: str, reason: str) -> bool:
+def fail_run(*, run_id: int, token: str, reason: str, error: BaseException | None = None) -> bool:
+    """Finish the run as failed with ``reason`` (shown to its contestants) and, for organizers, what ``error``
+    was: its type, message and traceback."""
+    details = {}
+    if error is not None:
+        kind = type(error)
+        details = {
+            "failure_exception": f"{kind.__module__}.{kind.__qualname__}"[:200],
+            "failure_message": str(error),
+            "failure_traceback": "".join(traceback.format_exception(error))[-TRACEBACK_CHARS:],
+        }
     return bool(
-        _owned(run_id, token).update(status=Status.FAILED, failure_reason=reason, finished_at=timezone.now())
+        _owned(run_id, token).update(
+            status=Status.FAILED, failure_reason=reason, finished_at=timezone.now(), **details
+        )
     )
 
 
@@ -141,7 +181,10 @@ def requeue_stale_runs(*, now: dt.datetime | None = None) -> tuple[int, int]:
     requeued = failed = 0
     stale = EvaluationRun.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale_before)
     for run in stale.select_related("model__series"):
-        base = EvaluationRun.objects.filter(pk=run.pk, status=Status.RUNNING, worker=run.worker)
+        # Still silent when updated: the worker's heartbeat thread may have written since the read.
+        base = EvaluationRun.objects.filter(
+            pk=run.pk, status=Status.RUNNING, worker=run.worker, heartbeat_at__lt=stale_before
+        )
         if run.attempts >= max_attempts:
             failed += base.update(
                 status=Status.FAILED,
@@ -157,12 +200,34 @@ def requeue_stale_runs(*, now: dt.datetime | None = None) -> tuple[int, int]:
     return requeued, failed
 
 
+def resend_queued_runs(*, now: dt.datetime | None = None) -> int:
+    """Send again the runs still queued EVALUATION_QUEUED_RESEND_SECONDS after they were last sent: a lost
+    message (a broker restart, a failed send) must not leave a run queued forever. A message that was not lost
+    only makes a duplicate, which finds nothing to claim. Returns how many were sent."""
+    now = now or timezone.now()
+    sent_before = now - dt.timedelta(seconds=settings.EVALUATION_QUEUED_RESEND_SECONDS)
+    resent = 0
+    waiting = EvaluationRun.objects.filter(status=Status.QUEUED, sent_at__lt=sent_before)
+    for run in waiting.select_related("model__series"):
+        # Compare-and-set on sent_at: two sweepers at once send it once.
+        if EvaluationRun.objects.filter(pk=run.pk, status=Status.QUEUED, sent_at=run.sent_at).update(
+            sent_at=now
+        ):
+            transaction.on_commit(partial(_send, run.pk, queue_for(run.model)))
+            resent += 1
+            logger.warning(
+                "sent a run again that stayed queued",
+                extra={"run": run.pk, "sent_at": run.sent_at.isoformat()},
+            )
+    return resent
+
+
 def retry_run(*, run: EvaluationRun, user: AbstractBaseUser) -> EvaluationRun:
     """An organizer sends a failed run back to the queue, with a fresh count of attempts."""
     if not is_organizer(user):
         raise PermissionDenied("Only organizers can retry an evaluation.")
     failed = EvaluationRun.objects.filter(pk=run.pk, status=Status.FAILED)
-    if _back_to_queue(run, failed, attempts=0, failure_reason=""):
+    if _back_to_queue(run, failed, attempts=0, **NO_FAILURE):
         ExampleResult.objects.filter(run=run).delete()
     run.refresh_from_db()
     return run

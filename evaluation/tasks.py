@@ -1,26 +1,23 @@
-"""Celery tasks: they take ids, claim before working, and do nothing twice."""
+"""Celery tasks: they take ids, claim before working, and do nothing twice.
+
+Celery's autodiscovery may import this module in any process that uses the app, the web process included:
+nothing here may import torch or transformers at module level. The engine's Hugging Face backend is imported by
+``scorers.scorer_for`` when a worker first loads a model.
+"""
 
 import logging
 import socket
+import sys
 import time
-from functools import partial
 
-import torch
 from celery import shared_task
 from django.conf import settings
 
+from config.logging import log_context
 from evaluation import services
-from evaluation.engine import (
-    SUBSAMPLE_CAP,
-    ContextTooShortError,
-    ResultsCache,
-    cache_key,
-    count_groups,
-    evaluate,
-    model_identity,
-    subsample,
-)
+from evaluation.engine import ContextTooShortError, ResultsCache, evaluate_task_examples, model_identity
 from evaluation.engine.frames import examples_from_frame
+from evaluation.heartbeat import Heartbeat, RunLost
 from evaluation.models import EvaluationRun
 from evaluation.scorers import model_reference, scorer_for
 from submissions.selectors import version_examples
@@ -28,89 +25,123 @@ from submissions.selectors import version_examples
 logger = logging.getLogger(__name__)
 PROGRESS_EVERY_SECONDS = 1.0
 
+INTERNAL_ERROR = (
+    "The evaluation stopped on an internal error; the organizers have the details and can retry it."
+)
+OUT_OF_MEMORY = (
+    "The model ran out of memory even on one prompt at a time; an organizer can retry it on a machine with "
+    "more memory."
+)
 
-class RunLost(Exception):
-    """The sweeper gave the run to another worker while this one was still on it."""
+
+def _out_of_memory(error: BaseException) -> bool:
+    torch = sys.modules.get("torch")  # not imported: the error cannot be torch's
+    return torch is not None and isinstance(error, torch.OutOfMemoryError)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    name=services.RUN_EVALUATION_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
 def run_evaluation(run_id: int) -> None:
     token = services.claim_run(run_id=run_id, worker=socket.gethostname())
     if token is None:
         return  # finished, or another worker holds it: a repeated delivery changes nothing
+    run = EvaluationRun.objects.select_related("version__submission__round", "model__series").get(pk=run_id)
+    context = {
+        "run": run.pk,
+        "submission": run.version.submission_id,
+        "version": run.version.number,
+        "model": run.model.name,
+        "attempt": run.attempts,
+    }
+    with log_context(**context):
+        _run(run, token)
+
+
+def _run(run: EvaluationRun, token: str) -> None:
+    started = time.monotonic()
+    logger.info("evaluation run started")
     try:
-        result = _evaluate(run_id, token)
+        with Heartbeat(run_id=run.pk, token=token, every=settings.EVALUATION_HEARTBEAT_SECONDS) as heartbeat:
+            result, cached = _evaluate(run, token, heartbeat)
     except RunLost:
+        logger.warning("evaluation run abandoned: another worker has it now")
         return
     except ContextTooShortError as error:
-        services.fail_run(run_id=run_id, token=token, reason=f"The model's context is too short: {error}")
-        return
-    except torch.OutOfMemoryError:
-        logger.exception("evaluation run out of memory", extra={"run": run_id})
+        logger.warning("evaluation run failed: context too short", exc_info=True)
         services.fail_run(
-            run_id=run_id,
-            token=token,
-            reason="The model ran out of memory even on one prompt at a time; an organizer can retry it on a "
-            "machine with more memory.",
+            run_id=run.pk, token=token, reason=f"The model's context is too short: {error}", error=error
         )
         return
-    except Exception:
-        logger.exception("evaluation run failed", extra={"run": run_id})
-        services.fail_run(
-            run_id=run_id,
-            token=token,
-            reason="The evaluation stopped on an internal error; the organizers have the details and can retry it.",
-        )
+    except Exception as error:
+        out_of_memory = _out_of_memory(error)
+        logger.exception("evaluation run failed" + (": out of memory" if out_of_memory else ""))
+        reason = OUT_OF_MEMORY if out_of_memory else INTERNAL_ERROR
+        services.fail_run(run_id=run.pk, token=token, reason=reason, error=error)
         return
-    services.complete_run(run_id=run_id, token=token, result=result)
+    # The heartbeat has stopped: complete_run locks the run's row, so the sweeper cannot take it meanwhile.
+    if services.complete_run(run_id=run.pk, token=token, result=result):
+        logger.info(
+            "evaluation run succeeded",
+            extra={"cached": cached, "seconds": round(time.monotonic() - started, 1)},
+        )
 
 
-def _evaluate(run_id: int, token: str) -> dict:
-    run = EvaluationRun.objects.select_related("version__submission__round", "model__series").get(pk=run_id)
+def _evaluate(run: EvaluationRun, token: str, heartbeat: Heartbeat) -> tuple[dict, bool]:
     version, model = run.version, run.model
-    cap = version.submission.round.subsample_cap
-    examples = examples_from_frame(version_examples(version))
     reference = model_reference(model)
-    identity = model_identity(reference, dtype=settings.EVALUATION_DTYPE, api_base=model.api_base or None)
-    # The cache holds results under the contest's cap; a round with another cap that would subsample differently
-    # computes its own.
-    cacheable = cap == SUBSAMPLE_CAP or len(examples) <= min(cap, SUBSAMPLE_CAP)
-    cache = ResultsCache(settings.EVAL_CACHE_DIR)
-    key = cache_key(file_sha256=version.sha256, metric=version.metric, model_identity=identity)
+    progress = _Progress(run_id=run.pk, token=token, heartbeat=heartbeat)
 
-    compute = partial(
-        _run_engine, run_id, token, examples, version=version, model=model, cap=cap, reference=reference
-    )
-    return cache.get_or_compute(key, compute)[0] if cacheable else compute()
+    def load_scorer():
+        scorer = scorer_for(model)
+        heartbeat.check()  # the run may have been given away while the model loaded
+        return scorer
 
-
-def _run_engine(run_id: int, token: str, examples, *, version, model, cap: int, reference: str) -> dict:
-    """Evaluate the (subsampled) examples, writing progress and the heartbeat about once a second."""
-    chosen, seed = subsample(examples, file_sha256=version.sha256, cap=cap)
-    total = count_groups(chosen, version.metric)
-    services.record_progress(run_id=run_id, token=token, done=0, total=total)
-    state = {"done": 0, "written": time.monotonic()}
-
-    def progress(groups_done: int) -> None:
-        state["done"] += groups_done
-        now = time.monotonic()
-        if now - state["written"] >= PROGRESS_EVERY_SECONDS:
-            state["written"] = now
-            if not services.record_progress(run_id=run_id, token=token, done=state["done"], total=total):
-                raise RunLost
-
-    return evaluate(
-        chosen,
+    return evaluate_task_examples(
+        examples_from_frame(version_examples(version)),
         metric=version.metric,
-        scorer=scorer_for(model),
+        file_sha256=version.sha256,
         model=reference,
-        subsample_seed=seed,
+        model_identity=model_identity(
+            reference, dtype=settings.EVALUATION_DTYPE, api_base=model.api_base or None
+        ),
+        load_scorer=load_scorer,
+        cache=ResultsCache(settings.EVAL_CACHE_DIR),
+        cap=version.submission.round.subsample_cap,
+        on_start=progress.start,
         progress=progress,
-    ).to_json()
+    )
+
+
+class _Progress:
+    """Counts the scoring groups done and writes them about once a second; stops the run once it is lost."""
+
+    def __init__(self, *, run_id: int, token: str, heartbeat: Heartbeat):
+        self.run_id, self.token, self.heartbeat = run_id, token, heartbeat
+        self.done = self.total = 0
+        self.written = time.monotonic()
+
+    def start(self, total: int) -> None:
+        self.total = total
+        self._write()
+
+    def __call__(self, groups_done: int) -> None:
+        self.heartbeat.check()
+        self.done += groups_done
+        if time.monotonic() - self.written >= PROGRESS_EVERY_SECONDS:
+            self._write()
+
+    def _write(self) -> None:
+        self.written = time.monotonic()
+        if not services.record_progress(
+            run_id=self.run_id, token=self.token, done=self.done, total=self.total
+        ):
+            raise RunLost
 
 
 @shared_task(ignore_result=True)
 def sweep_stale_runs() -> None:
     requeued, failed = services.requeue_stale_runs()
-    if requeued or failed:
-        logger.info("sweeper", extra={"requeued": requeued, "failed": failed})
+    resent = services.resend_queued_runs()
+    if requeued or failed or resent:
+        logger.info("sweeper", extra={"requeued": requeued, "failed": failed, "resent": resent})

@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
+from accounts.selectors import is_organizer
 from evaluation import selectors, services
 from evaluation.evidence import version_evidence
 from evaluation.models import EvaluationRun
@@ -24,8 +25,9 @@ def _version(request: HttpRequest, pk: int, number: int):
     return get_object_or_404(submission.versions.select_related("submission__round"), number=number)
 
 
-def run_state(run: EvaluationRun, position: int | None) -> dict:
-    return {
+def run_state(run: EvaluationRun, position: int | None, *, failure_details: bool = False) -> dict:
+    """``failure_details``: what went wrong inside a failed run, for organizers only (never contestants)."""
+    state = {
         "id": run.pk,
         "series": run.model.series.name,
         "model": run.model.name,
@@ -41,6 +43,13 @@ def run_state(run: EvaluationRun, position: int | None) -> dict:
         "stderr": run.stderr,
         "accuracy": run.accuracy,
     }
+    if failure_details and run.status == EvaluationRun.Status.FAILED:
+        state["failure_details"] = {
+            "exception": run.failure_exception,
+            "message": run.failure_message,
+            "traceback": run.failure_traceback,
+        }
+    return state
 
 
 @login_required
@@ -51,7 +60,10 @@ def evaluation_status(request: HttpRequest, pk: int, number: int) -> JsonRespons
     positions = selectors.queue_positions(runs)
     return JsonResponse(
         {
-            "runs": [run_state(run, positions.get(run.pk)) for run in runs],
+            "runs": [
+                run_state(run, positions.get(run.pk), failure_details=is_organizer(request.user))
+                for run in runs
+            ],
             "finished": all(run.is_finished for run in runs),
         }
     )

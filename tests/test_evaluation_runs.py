@@ -33,20 +33,27 @@ def _evaluate_task(path, metric, model_dir) -> dict:
     return json.loads(out.getvalue())
 
 
+@pytest.fixture
+def unsent(monkeypatch):
+    """No worker: runs are not sent when their version commits; the test runs them as a worker would."""
+    monkeypatch.setattr("evaluation.services._send", lambda run_id, queue: None)
+
+
+# The worker's heartbeat thread writes through its own database connection: these tests commit (transactional_db).
+
+
 def test_in_process_runs_store_results_equal_to_evaluate_task(
-    alice, open_round, tiny_series, tiny_model_dirs, tmp_path, settings
+    transactional_db, alice, open_round, tiny_series, tiny_model_dirs, tmp_path, settings
 ):
     settings.EVAL_CACHE_DIR = str(tmp_path / "cache")
     data = (DEMO_TASKS / "logic_dataset_full.csv").read_bytes()
+    # Eager mode (the tests' default): the runs are evaluated in this process once the version commits.
     version = submit_task(
         user=alice,
         round=open_round,
         answers={**ANSWERS, "metric": "logodds"},
         upload=TaskUpload(name="l.csv", data=data),
     )
-    # Inside the test's transaction nothing commits, so nothing was sent: run the runs as a worker would.
-    for run in version.runs.all():
-        run_evaluation(run.pk)
     runs = list(version.runs.select_related("model").order_by("model__order"))
     assert [r.status for r in runs] == ["succeeded"] * 3
     path = tmp_path / "task.csv"
@@ -61,7 +68,9 @@ def test_in_process_runs_store_results_equal_to_evaluate_task(
         assert all(len(e.class_logprobs) == 2 and len(e.class_logprobs[0]) == 2 for e in stored)
 
 
-def test_a_duplicate_delivery_changes_nothing(alice, open_round, tiny_series, valid_csv, tmp_path, settings):
+def test_a_duplicate_delivery_changes_nothing(
+    transactional_db, unsent, alice, open_round, tiny_series, valid_csv, tmp_path, settings
+):
     settings.EVAL_CACHE_DIR = str(tmp_path / "cache")
     version = submit_task(
         user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="t.csv", data=valid_csv)
@@ -154,7 +163,7 @@ def test_killing_the_worker_mid_run_leaves_exactly_one_completed_run(
 
 
 def test_a_run_that_cannot_fit_in_memory_fails_with_a_readable_reason(
-    alice, open_round, tiny_series, valid_csv, monkeypatch, tmp_path, settings
+    transactional_db, unsent, alice, open_round, tiny_series, valid_csv, monkeypatch, tmp_path, settings
 ):
     import torch
 
@@ -167,7 +176,7 @@ def test_a_run_that_cannot_fit_in_memory_fails_with_a_readable_reason(
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory")
 
-    monkeypatch.setattr("evaluation.tasks.evaluate", out_of_memory)
+    monkeypatch.setattr("evaluation.engine.pipeline.evaluate", out_of_memory)
     run_evaluation(run.pk)
     run.refresh_from_db()
     assert run.status == "failed"

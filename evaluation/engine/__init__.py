@@ -10,6 +10,7 @@ Plain Python with no Django import, usable as a library, from Celery tasks and f
 
 from .cache import ResultsCache, cache_key, model_identity
 from .metrics import METRICS, ContextTooShortError, Example, ScoringGroup
+from .pipeline import evaluate_task_examples
 from .runner import (
     SUBSAMPLE_CAP,
     EvaluationResult,
@@ -35,6 +36,7 @@ __all__ = [
     "count_groups",
     "evaluate",
     "evaluate_examples",
+    "evaluate_task_examples",
     "load_scorer",
     "model_identity",
     "subsample",

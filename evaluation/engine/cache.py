@@ -1,4 +1,4 @@
-"""Results cache: one JSON file per (file sha256, metric, model identity, engine version)."""
+"""Results cache: one JSON file per (file sha256, metric, model identity, subsample cap, engine version)."""
 
 from __future__ import annotations
 
@@ -42,9 +42,16 @@ def model_identity(model: str, *, dtype: str = "float32", api_base: str | None =
 
 
 def cache_key(
-    *, file_sha256: str, metric: str, model_identity: str, engine_version: str = ENGINE_VERSION
+    *,
+    file_sha256: str,
+    metric: str,
+    model_identity: str,
+    subsample_cap: int | None = None,
+    engine_version: str = ENGINE_VERSION,
 ) -> str:
-    payload = json.dumps([file_sha256, metric, model_identity, engine_version])
+    """``subsample_cap``: the cap when it cut the file to a subsample, None when every example was evaluated
+    (then rounds with different caps share the result, which is the same)."""
+    payload = json.dumps([file_sha256, metric, model_identity, subsample_cap, engine_version])
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -1,5 +1,6 @@
 """Evaluate one task file with one model: ``manage.py evaluate_task PATH --metric M --model MODEL``."""
 
+import contextlib
 import hashlib
 import json
 import os
@@ -9,16 +10,14 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from contest.rules import SUBSAMPLE_CAP
 from evaluation.engine import (
     METRICS,
     ContextTooShortError,
     ResultsCache,
-    cache_key,
-    count_groups,
-    evaluate,
+    evaluate_task_examples,
     load_scorer,
     model_identity,
-    subsample,
 )
 from evaluation.engine.frames import examples_from_frame
 from evaluation.engine.openai_backend import EndpointError
@@ -105,29 +104,15 @@ class Command(BaseCommand):
         if not report.ok:
             raise CommandError(f"{path} is not a valid {metric} task file", returncode=1)
 
-        file_sha256 = hashlib.sha256(data).hexdigest()
-        cache = None if options["no_cache"] else ResultsCache(cache_directory())
-        key = cache_key(
-            file_sha256=file_sha256,
+        result, hit = self._evaluate(
+            examples_from_frame(report.examples),
             metric=metric,
-            model_identity=model_identity(model, dtype=options["dtype"], api_base=options["api_base"]),
+            file_sha256=hashlib.sha256(data).hexdigest(),
+            batch_size=batch_size,
+            options=options,
         )
-
-        def compute() -> dict:
-            return self._evaluate(
-                report.examples,
-                metric=metric,
-                file_sha256=file_sha256,
-                batch_size=batch_size,
-                options=options,
-            )
-
-        if cache is None:
-            result = compute()
-        else:
-            result, hit = cache.get_or_compute(key, compute)
-            if hit:
-                self.stderr.write("results cache: hit")
+        if hit:
+            self.stderr.write("results cache: hit")
         result = {**{key: result[key] for key in OUTPUT_KEYS}, "model": model}
         # One key per line, each list on one line: readable, and short even for 10,000 values.
         text = "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in result.items()) + "\n}\n"
@@ -139,45 +124,57 @@ class Command(BaseCommand):
         else:
             self.stdout.write(text, ending="")
 
-    def _evaluate(self, frame, *, metric, file_sha256, batch_size, options) -> dict:
+    def _evaluate(self, examples, *, metric, file_sha256, batch_size, options) -> tuple[dict, bool]:
+        """The platform's pipeline (evaluation.engine.pipeline), with a progress bar on a terminal."""
         import openai
         from tqdm import tqdm
 
-        examples = examples_from_frame(frame)
-        if not options["model"].startswith("openai:"):
-            from transformers.utils import logging as transformers_logging
+        model = options["model"]
 
-            transformers_logging.disable_progress_bar()  # ours is the one that counts
-        try:
-            scorer = load_scorer(
-                options["model"],
-                device=options["device"],
-                dtype=options["dtype"],
-                batch_size=batch_size,
-                api_base=options["api_base"],
-                concurrency=options["concurrency"],
-            )
-        except (OSError, ValueError) as error:
-            raise CommandError(f"cannot load the model {options['model']}: {error}") from None
-        chosen, seed = subsample(examples, file_sha256=file_sha256)
-        with tqdm(
-            total=count_groups(chosen, metric),
-            unit="prompt",
-            disable=not sys.stderr.isatty(),
-            file=sys.stderr,
-        ) as bar:
+        def load():
+            if not model.startswith("openai:"):
+                from transformers.utils import logging as transformers_logging
+
+                transformers_logging.disable_progress_bar()  # ours is the one that counts
             try:
-                result = evaluate(
-                    chosen,
+                return load_scorer(
+                    model,
+                    device=options["device"],
+                    dtype=options["dtype"],
+                    batch_size=batch_size,
+                    api_base=options["api_base"],
+                    concurrency=options["concurrency"],
+                )
+            except (OSError, ValueError) as error:
+                raise CommandError(f"cannot load the model {model}: {error}") from None
+
+        with contextlib.ExitStack() as stack:
+            bars = []
+
+            def start(total: int) -> None:
+                bars.append(
+                    stack.enter_context(
+                        tqdm(total=total, unit="prompt", disable=not sys.stderr.isatty(), file=sys.stderr)
+                    )
+                )
+
+            try:
+                return evaluate_task_examples(
+                    examples,
                     metric=metric,
-                    scorer=scorer,
-                    model=options["model"],
-                    subsample_seed=seed,
-                    progress=bar.update,
+                    file_sha256=file_sha256,
+                    model=model,
+                    model_identity=model_identity(
+                        model, dtype=options["dtype"], api_base=options["api_base"]
+                    ),
+                    load_scorer=load,
+                    cache=None if options["no_cache"] else ResultsCache(cache_directory()),
+                    cap=SUBSAMPLE_CAP,
+                    on_start=start,
+                    progress=lambda done: bars[0].update(done),
                 )
             except (ContextTooShortError, EndpointError) as error:
                 raise CommandError(str(error)) from None
             except openai.APIError as error:
                 # Wrong key, unknown model, unreachable server: the endpoint's own words are the clearest.
                 raise CommandError(f"the endpoint {options['api_base']} failed: {error}") from None
-        return result.to_json()

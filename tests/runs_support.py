@@ -1,0 +1,56 @@
+"""Shared by the tests of evaluation runs (tests/test_runs_*.py): a scorer without a model, waiting, threads."""
+
+import threading
+import time
+
+from django.db import connection
+
+from evaluation.models import LanguageModel, ModelSeries
+
+
+class FakeScorer:
+    """Scores every continuation without a model: the first continuation of a group gets -1, the next -2, ..."""
+
+    identity = "fake"
+
+    def __init__(self, error: Exception | None = None):
+        self.calls = 0
+        self.error = error
+
+    def score(self, groups, *, progress=None):
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        if progress is not None:
+            progress(len(groups))
+        return [[-1.0 - i for i in range(len(g.continuations))] for g in groups]
+
+
+def fake_series(model_dir) -> ModelSeries:
+    """A public series of one model whose directory holds only a config (the scorer is faked)."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "config.json").write_text("{}")
+    series = ModelSeries.objects.create(name="Fake", visibility="public")
+    LanguageModel.objects.create(series=series, name="fake-1", parameter_count=1000, location=str(model_dir))
+    return series
+
+
+def wait_for(predicate, *, seconds: float = 60, what: str = "the condition") -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
+        time.sleep(0.05)
+
+
+def in_thread(function, *args) -> threading.Thread:
+    """Run ``function`` in a thread with its own database connection, closed at the end (as a worker would)."""
+
+    def target():
+        try:
+            function(*args)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
