@@ -157,6 +157,7 @@ MATRIX = {
         lambda w: reverse("submission_edit", args=[w.submission.pk]),
         dict(anonymous="login", alice=200, bob=200, charlie=404, rita=404, rhea=302, olga=302),
     ),
+    "version_example": (GET, lambda w: reverse("version_example", args=[w.submission.pk, 1, 2]), SEES_IT),
     "evaluation_status": (GET, lambda w: reverse("evaluation_status", args=[w.submission.pk, 1]), SEES_IT),
     "results_csv": (GET, lambda w: reverse("results_csv", args=[w.submission.pk, 1]), SEES_IT),
     "results_json": (GET, lambda w: reverse("results_json", args=[w.submission.pk, 1]), SEES_IT),
@@ -192,6 +193,8 @@ MISSING_IDS = {
     "version_download": lambda w: reverse("version_download", args=[MISSING, 1]),
     "version_download of a missing version": lambda w: reverse("version_download", args=[w.submission.pk, 9]),
     "submission_edit": lambda w: reverse("submission_edit", args=[MISSING]),
+    "version_example": lambda w: reverse("version_example", args=[MISSING, 1, 2]),
+    "version_example of a missing row": lambda w: reverse("version_example", args=[w.submission.pk, 1, 9999]),
     "evaluation_status": lambda w: reverse("evaluation_status", args=[MISSING, 1]),
     "evaluation_status of a missing version": lambda w: reverse(
         "evaluation_status", args=[w.submission.pk, 9]

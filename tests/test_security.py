@@ -120,7 +120,7 @@ PRODUCTION = {
     "SECURE_COOKIES": "true",
     "ALLOWED_HOSTS": "contest.example.org",
     "CSRF_TRUSTED_ORIGINS": "https://contest.example.org",
-    "TRUSTED_PROXY_COUNT": "1",  # a proxy in front terminates TLS
+    "TRUSTED_PROXY_COUNT": "2",  # a load balancer that terminates TLS, then nginx
 }
 PRODUCTION_CHECK = """
 import json
@@ -134,7 +134,7 @@ from django.test import Client
 call_command("check", deploy=True, fail_level="WARNING")  # a warning exits with an error
 client = Client(HTTP_HOST="contest.example.org")
 plain = client.get("/")
-secure = client.get("/", HTTP_X_FORWARDED_PROTO="https", HTTP_X_FORWARDED_FOR="203.0.113.7")
+secure = client.get("/", HTTP_X_FORWARDED_PROTO="https", HTTP_X_FORWARDED_FOR="203.0.113.7, 10.0.0.2")
 print(json.dumps({"plain": [plain.status_code, plain.get("Location")], "secure": dict(secure.headers)}))
 """
 

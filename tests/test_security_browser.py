@@ -1,4 +1,4 @@
-"""The Content-Security-Policy in a real browser: pages, charts and the admin work without one violation."""
+"""The Content-Security-Policy in a real browser: pages, charts, forms and the admin work without one violation."""
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -66,6 +66,9 @@ def test_the_version_page_draws_its_charts_under_the_content_security_policy(
     assert download.value.suggested_filename.endswith(".png")
     page.get_by_role("button", name="alice").click()  # Bootstrap's dropdown
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    page.get_by_role("link", name="Edit (new version)").click()  # the form's scripts
+    page.get_by_label("Task name").fill("Even or odd, revised")
+    expect(page.get_by_label("Task name")).to_have_value("Even or odd, revised")
     assert violations == []
 
 
