@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from evaluation import selectors, services
@@ -54,6 +54,21 @@ def evaluation_status(request: HttpRequest, pk: int, number: int) -> JsonRespons
             "runs": [run_state(run, positions.get(run.pk)) for run in runs],
             "finished": all(run.is_finished for run in runs),
         }
+    )
+
+
+@login_required
+def evidence_fragment(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """The version page's evaluation section alone: the page swaps it in when a run finishes."""
+    version = _version(request, pk, number)
+    return render(
+        request,
+        "evaluation/_evidence.html",
+        {
+            "submission": version.submission,
+            "version": version,
+            "evidence": version_evidence(user=request.user, version=version),
+        },
     )
 
 

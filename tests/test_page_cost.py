@@ -166,3 +166,12 @@ def test_a_run_that_finishes_brings_its_series_a_new_trend_and_leaves_the_others
     client.get(url)
     assert trend.calls == 4
 
+
+def test_the_evaluation_section_alone_is_what_the_page_shows(client, alice, version):
+    add_series(version, "Open A", models=2)
+    client.force_login(alice)
+    fragment = client.get(reverse("evidence_fragment", args=[version.submission.pk, version.number]))
+    assert fragment.status_code == 200
+    html = fragment.content.decode()
+    assert 'id="evaluation"' in html and "per 10× parameters" in html and 'id="figures-' in html
+    assert "<html" not in html  # just the section, for the page to swap in
