@@ -2,8 +2,9 @@
 
 A series' charts, trend and drill-down depend only on the version's file and on the results of the series'
 succeeded runs, so they are computed once per result set and kept in Django's cache under a key made of
-those (the file's sha256 and metric, the series, and each succeeded run's id, model and finish time): a run
-that finishes or is retried changes the key, and the next view computes them again. Which series a viewer may
+those (the file's sha256 and metric, the series, and each succeeded run's id, model and finish time) and a
+fingerprint of the code that computes them: a run that finishes or is retried, or a deploy that draws charts
+differently, changes the key, and the next view computes them again. Which series a viewer may
 see is decided before the cache is asked, and each entry holds one series, so an entry never shows a viewer
 a series they may not see.
 """
@@ -12,19 +13,18 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 
-from evaluation import selectors
+from evaluation import plots, selectors, trends
 from evaluation.models import EvaluationRun, ModelSeries
 from evaluation.plots import Curve, Point, accuracy_figure, scaling_figure
 from evaluation.trends import ModelValues, Trend, scaling_trend
 from submissions.selectors import version_examples
 
 DRILL_DOWN = 5
-# Bumped when what a cache entry holds changes shape, so that a deploy never reads an older entry.
-CACHE_FORMAT = 1
 # Keys change whenever the results do; the timeout only lets the entries of old results go.
 CACHE_SECONDS = 30 * 24 * 3600
 
@@ -47,6 +47,16 @@ class SeriesEvidence:
     @property
     def succeeded(self) -> list[EvaluationRun]:
         return [r for r in self.runs if r.status == EvaluationRun.Status.SUCCEEDED]
+
+
+def _code_fingerprint() -> str:
+    """A digest of the modules whose code shapes a cache entry: after a deploy that changes them, no view reads
+    an entry the older code computed."""
+    sources = (Path(__file__), Path(plots.__file__), Path(trends.__file__))
+    return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:16]
+
+
+CODE_FINGERPRINT = _code_fingerprint()
 
 
 def _json(figure) -> dict:
@@ -108,7 +118,7 @@ def _series_key(version, evidence: SeriesEvidence) -> str:
             for r in evidence.succeeded
         ],
     ]
-    return f"evidence:{CACHE_FORMAT}:series:{evidence.series.pk}:{_digest(identity)}"
+    return f"evidence:{CODE_FINGERPRINT}:series:{evidence.series.pk}:{_digest(identity)}"
 
 
 def _curve(evidence: SeriesEvidence) -> Curve:
@@ -224,7 +234,7 @@ def _combined_figure(version, evidences: list[SeriesEvidence]) -> dict | None:
     shown = [e for e in evidences if e.curve is not None]
     if len(shown) < 2:
         return None
-    key = f"evidence:{CACHE_FORMAT}:combined:{_digest([_series_key(version, e) for e in shown])}"
+    key = f"evidence:{CODE_FINGERPRINT}:combined:{_digest([_series_key(version, e) for e in shown])}"
     figure = cache.get(key)
     if figure is None:
         figure = _json(

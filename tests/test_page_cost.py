@@ -175,3 +175,17 @@ def test_the_evaluation_section_alone_is_what_the_page_shows(client, alice, vers
     html = fragment.content.decode()
     assert 'id="evaluation"' in html and "per 10× parameters" in html and 'id="figures-' in html
     assert "<html" not in html  # just the section, for the page to swap in
+
+
+def test_code_that_draws_differently_computes_the_evidence_again(
+    client, alice, version, counted, monkeypatch
+):
+    trend, _ = counted
+    add_series(version, "Open A", models=2)
+    client.force_login(alice)
+    url = reverse("version_detail", args=[version.submission.pk, version.number])
+    client.get(url)
+    assert trend.calls == 1
+    monkeypatch.setattr(evidence, "CODE_FINGERPRINT", "a-later-deploy")
+    client.get(url)
+    assert trend.calls == 2
