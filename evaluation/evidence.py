@@ -1,12 +1,11 @@
 """What the version page shows of the evaluation: per series its runs, chart, trend and telling examples.
 
 A series' charts, trend and drill-down depend only on the version's file and on the results of the series'
-succeeded runs, so they are computed once per result set and kept in Django's cache under a key made of
-those (the file's sha256 and metric, the series, and each succeeded run's id, model and finish time) and a
-fingerprint of the code that computes them: a run that finishes or is retried, or a deploy that draws charts
-differently, changes the key, and the next view computes them again. Which series a viewer may
-see is decided before the cache is asked, and each entry holds one series, so an entry never shows a viewer
-a series they may not see.
+succeeded runs, so they are computed once per result set and kept in Django's cache under a key made of those
+(the file's sha256 and metric, the series, each succeeded run's id, model and finish time) and a fingerprint of
+the code that computes them: a run that finishes or is retried, or a deploy that draws charts differently,
+changes the key, and the next view computes them again. Which series a viewer may see is decided before the
+cache is asked, and each entry holds one series, so an entry never shows a viewer a series they may not see.
 """
 
 import hashlib
