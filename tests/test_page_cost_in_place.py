@@ -20,24 +20,28 @@ def version(alice, open_round, valid_csv):
     )
 
 
-def test_a_finished_run_updates_the_page_in_place(page: Page, live_server, client, alice, version):
+def test_finished_runs_update_the_page_in_place(page: Page, live_server, client, alice, version):
     series = add_series(version, "Open A", models=1)
-    waiting = add_model(version, series, finished=False)
+    waiting = [add_model(version, series, finished=False) for _ in range(2)]
     client.force_login(alice)
     page.context.add_cookies(
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
     )
     page.goto(live_server.url + reverse("version_detail", args=[version.submission.pk, version.number]))
     evaluation = page.get_by_role("region", name="Evaluation")
-    expect(evaluation.get_by_role("progressbar")).to_have_count(1)
+    expect(evaluation.get_by_role("progressbar")).to_have_count(2)
     expect(evaluation.locator(".plot .main-svg").first).to_be_visible()  # the one finished model's point
     page.evaluate("window.notReloaded = true; window.scrollTo(0, 300)")
     scrolled = page.evaluate("window.scrollY")
     assert scrolled > 0
 
-    finish(EvaluationRun.objects.get(pk=waiting.pk))
-    expect(evaluation.get_by_text("per 10× parameters")).to_be_visible(timeout=60_000)
-    expect(evaluation.get_by_role("progressbar")).to_have_count(0)
+    finish(EvaluationRun.objects.get(pk=waiting[0].pk))
+    expect(evaluation.get_by_text("Only 2 models")).to_be_visible(timeout=60_000)
+    expect(evaluation.get_by_role("progressbar")).to_have_count(1)
+    finish(EvaluationRun.objects.get(pk=waiting[1].pk))  # the page polls on after swapping the section in
+    expect(evaluation.get_by_role("progressbar")).to_have_count(0, timeout=60_000)
+    expect(evaluation.get_by_text("per 10× parameters")).to_be_visible()
+    expect(evaluation.get_by_text("Only 2 models")).to_have_count(0)
     expect(evaluation.locator(".plot .main-svg").first).to_be_visible()
     assert page.evaluate("window.notReloaded") is True
     assert page.evaluate("window.scrollY") == scrolled
