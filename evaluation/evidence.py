@@ -21,6 +21,7 @@ from evaluation import plots, selectors, trends
 from evaluation.models import EvaluationRun, ModelSeries
 from evaluation.plots import Curve, Point, accuracy_figure, scaling_figure
 from evaluation.trends import ModelValues, Trend, scaling_trend
+from submissions.models import SubmissionVersion
 from submissions.selectors import version_examples
 
 DRILL_DOWN = 5
@@ -265,6 +266,13 @@ def series_figures(*, user: AbstractBaseUser, version, series_id: int) -> dict:
     evidences = _by_series(version, selectors.runs_visible_to(user, version=version, series_id=series_id))
     _fill(version, evidences)
     return evidences[0].figures if evidences else {}
+
+
+def precompute_evidence(*, version_id: int) -> None:
+    """Compute and cache the evidence of every series of a version, so the next view finds it ready: meant for
+    the worker, once a run of the version has succeeded and committed."""
+    version = SubmissionVersion.objects.select_related("submission__round").get(pk=version_id)
+    _fill(version, _by_series(version, selectors.runs_of(version=version)))
 
 
 def _examples_by_row(version) -> dict[int, dict]:

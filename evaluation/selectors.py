@@ -23,6 +23,15 @@ def runs_visible_to(user: AbstractBaseUser, *, version, series_id: int | None = 
     runs = EvaluationRun.objects.filter(version=version, model__series__in=series)
     if series_id is not None:
         runs = runs.filter(model__series=series_id)
+    return _by_series_and_size(runs)
+
+
+def runs_of(*, version) -> list[EvaluationRun]:
+    """Every run of the version, whoever may see it (for work done on everyone's behalf)."""
+    return _by_series_and_size(EvaluationRun.objects.filter(version=version))
+
+
+def _by_series_and_size(runs: QuerySet[EvaluationRun]) -> list[EvaluationRun]:
     return list(
         runs.select_related("model__series").order_by(
             "model__series__order", "model__series__name", "model__parameter_count"

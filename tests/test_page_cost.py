@@ -189,3 +189,17 @@ def test_code_that_draws_differently_computes_the_evidence_again(
     monkeypatch.setattr(evidence, "CODE_FINGERPRINT", "a-later-deploy")
     client.get(url)
     assert trend.calls == 2
+
+
+def test_evidence_computed_when_a_run_succeeds_is_ready_for_the_first_view(
+    client, alice, olga, version, counted
+):
+    trend, reads = counted
+    add_series(version, "Open A", models=2)
+    add_series(version, "Secret B", models=2, private=True)
+    evidence.precompute_evidence(version_id=version.pk)  # what the worker does once a run has succeeded
+    assert (trend.calls, reads.calls) == (2, 1)
+    for user in (alice, olga):
+        client.force_login(user)
+        client.get(reverse("version_detail", args=[version.submission.pk, version.number]))
+    assert (trend.calls, reads.calls) == (2, 1)
