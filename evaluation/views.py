@@ -144,7 +144,8 @@ def figure_png_download(
         raise Http404("No such chart (yet) for this version.")
     try:
         image = charts.chart_png(figures[kind])
-    except charts.RenderersBusy:
+    except charts.RenderersBusy as busy:
+        logger.warning("chart PNG refused: renderers busy", extra={"reason": str(busy), "series": series_id})
         response = HttpResponse(
             "Every chart renderer of this server is busy: try again in a few seconds.",
             status=503,
