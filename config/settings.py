@@ -272,6 +272,10 @@ EVALUATION_DEVICE = env.str("EVALUATION_DEVICE", default="") or None  # cuda whe
 EVALUATION_DTYPE = env.str("EVALUATION_DTYPE", default="float32")
 EVAL_CACHE_DIR = env.str("EVAL_CACHE_DIR", default=str(VAR_DIR / "cache" / "evaluations"))
 MODELS_DIR = Path(env.str("MODELS_DIR", default=str(VAR_DIR / "models")))
+# Chart PNGs: at most CHART_RENDER_SLOTS headless-Chromium renders at once on a machine (all its web processes
+# together); a request that finds every slot busy for CHART_RENDER_WAIT_SECONDS gets a 503 with Retry-After.
+CHART_RENDER_SLOTS = env.int("CHART_RENDER_SLOTS", default=2)
+CHART_RENDER_WAIT_SECONDS = env.float("CHART_RENDER_WAIT_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-evaluation-runs": {
         "task": "evaluation.tasks.sweep_stale_runs",

@@ -1,18 +1,32 @@
-"""What the version page shows of the evaluation: per series its runs, chart, trend and telling examples."""
+"""What the version page shows of the evaluation: per series its runs, chart, trend and telling examples.
 
+A series' charts, trend and drill-down depend only on the version's file and on the results of the series'
+succeeded runs, so they are computed once per result set and kept in Django's cache under a key made of those
+(the file's sha256 and metric, the series, each succeeded run's id, model and finish time) and a fingerprint of
+the code that computes them: a run that finishes or is retried, or a deploy that draws charts differently,
+changes the key, and the next view computes them again. Which series a viewer may see is decided before the
+cache is asked, and each entry holds one series, so an entry never shows a viewer a series they may not see.
+"""
+
+import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 
-from evaluation import selectors
+from evaluation import plots, selectors, trends
 from evaluation.models import EvaluationRun, ModelSeries
 from evaluation.plots import Curve, Point, accuracy_figure, scaling_figure
 from evaluation.trends import ModelValues, Trend, scaling_trend
+from submissions.models import SubmissionVersion
 from submissions.selectors import version_examples
 
 DRILL_DOWN = 5
+# Keys change whenever the results do; the timeout only lets the entries of old results go.
+CACHE_SECONDS = 30 * 24 * 3600
 
 
 @dataclass
@@ -30,9 +44,27 @@ class SeriesEvidence:
     def element_id(self) -> str:
         return f"figures-{self.series.pk}"
 
+    @property
+    def succeeded(self) -> list[EvaluationRun]:
+        return [r for r in self.runs if r.status == EvaluationRun.Status.SUCCEEDED]
+
+
+def _code_fingerprint() -> str:
+    """A digest of the modules whose code shapes a cache entry: after a deploy that changes them, no view reads
+    an entry the older code computed."""
+    sources = (Path(__file__), Path(plots.__file__), Path(trends.__file__))
+    return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:16]
+
+
+CODE_FINGERPRINT = _code_fingerprint()
+
 
 def _json(figure) -> dict:
     return json.loads(figure.to_json())
+
+
+def _digest(identity) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
 def _probabilities(metric: str, logprobs: list[list[float]]) -> list[list[float]]:
@@ -62,16 +94,128 @@ def _example(row: int, examples: dict, result, metric: str) -> dict:
     }
 
 
-def version_evidence(*, user: AbstractBaseUser, version) -> dict:
-    runs = selectors.runs_visible_to(user, version=version)
-    succeeded = [r for r in runs if r.status == EvaluationRun.Status.SUCCEEDED]
-    values = selectors.example_values(succeeded)
-    metric = version.metric
-    n_classes = (
-        len(version.preview[0]["classes"]) if version.preview and version.preview[0].get("classes") else None
-    )
-    released = set(version.submission.round.series_releases.values_list("series_id", flat=True))
+def _n_classes(version) -> int | None:
+    preview = version.preview
+    return len(preview[0]["classes"]) if preview and preview[0].get("classes") else None
 
+
+def _series_key(version, evidence: SeriesEvidence) -> str:
+    """The cache key of a series' computed evidence: it changes whenever one of its results does."""
+    identity = [
+        version.sha256,
+        version.metric,
+        evidence.series.pk,
+        evidence.series.name,
+        [
+            [
+                r.pk,
+                r.status,
+                r.finished_at.isoformat() if r.finished_at else None,
+                r.model_id,
+                r.model.name,
+                r.model.parameter_count,
+            ]
+            for r in evidence.succeeded
+        ],
+    ]
+    return f"evidence:{CODE_FINGERPRINT}:series:{evidence.series.pk}:{_digest(identity)}"
+
+
+def _curve(evidence: SeriesEvidence) -> Curve:
+    return Curve(
+        evidence.series.name,
+        [
+            Point(r.model.name, r.model.parameter_count, r.mean, r.stderr, r.accuracy)
+            for r in evidence.succeeded
+        ],
+    )
+
+
+def _compute(version, pending: list[SeriesEvidence]) -> dict[int, dict]:
+    """Charts, trend and drill-down of series with succeeded runs, by series id, as plain data to cache.
+
+    Reads every value of their runs in one query, the task file once, and the drill-down's full results in one
+    more query, however many series and models.
+    """
+    metric = version.metric
+    n_classes = _n_classes(version)
+    values = selectors.example_values([r for e in pending for r in e.succeeded])
+    examples = _examples_by_row(version)
+    computed: dict[int, dict] = {}
+    picks: dict[int, tuple[list[int], list[int]]] = {}
+    for evidence in pending:
+        done = evidence.succeeded
+        curve = _curve(evidence)
+        figures = {"scaling": _json(scaling_figure([curve], metric=metric, n_classes=n_classes))}
+        if metric != "sequence_prob":
+            figures["accuracy"] = _json(accuracy_figure([curve], n_classes=n_classes))
+        rows = sorted(set.intersection(*(set(values[r.pk]) for r in done)))
+        trend = None
+        if len(done) >= 2 and rows:
+            trend = scaling_trend(
+                [
+                    ModelValues(r.model.name, r.model.parameter_count, [values[r.pk][row] for row in rows])
+                    for r in done
+                ],
+                metric=metric,
+            )
+        smallest, largest = done[0], done[-1]
+        on_largest = values[largest.pk]
+        worst = sorted(on_largest, key=on_largest.get, reverse=True)[:DRILL_DOWN]
+        grew = []
+        if len(done) >= 2:
+            grew = sorted(rows, key=lambda row: on_largest[row] - values[smallest.pk][row], reverse=True)[
+                :DRILL_DOWN
+            ]
+        picks[evidence.series.pk] = (worst, grew)
+        computed[evidence.series.pk] = {
+            "figures": figures,
+            "trend": asdict(trend) if trend else None,
+        }
+    details = selectors.example_results(
+        {e.succeeded[-1].pk: sorted({*picks[e.series.pk][0], *picks[e.series.pk][1]}) for e in pending}
+    )
+    for evidence in pending:
+        done = evidence.succeeded
+        smallest, largest = done[0], done[-1]
+        worst, grew = picks[evidence.series.pk]
+        computed[evidence.series.pk]["worst_on_largest"] = [
+            _example(row, examples, details[largest.pk, row], metric) for row in worst
+        ]
+        computed[evidence.series.pk]["grew_most"] = [
+            {
+                **_example(row, examples, details[largest.pk, row], metric),
+                "smallest_value": values[smallest.pk][row],
+                "smallest_model": smallest.model.name,
+                "largest_model": largest.model.name,
+            }
+            for row in grew
+        ]
+    return computed
+
+
+def _fill(version, evidences: list[SeriesEvidence]) -> None:
+    """Give each series with succeeded runs its charts, trend and drill-down: from the cache, or computed once
+    for all the series missing there and stored."""
+    done = [e for e in evidences if e.succeeded]
+    keys = {e.series.pk: _series_key(version, e) for e in done}
+    cached = cache.get_many(list(keys.values()))
+    missing = [e for e in done if keys[e.series.pk] not in cached]
+    if missing:
+        computed = _compute(version, missing)
+        cache.set_many({keys[pk]: entry for pk, entry in computed.items()}, CACHE_SECONDS)
+        cached.update({keys[pk]: entry for pk, entry in computed.items()})
+    for evidence in done:
+        entry = cached[keys[evidence.series.pk]]
+        evidence.curve = _curve(evidence)
+        evidence.figures = entry["figures"]
+        evidence.trend = Trend(**entry["trend"]) if entry["trend"] else None
+        evidence.worst_on_largest = entry["worst_on_largest"]
+        evidence.grew_most = entry["grew_most"]
+
+
+def _by_series(version, runs: list[EvaluationRun]) -> list[SeriesEvidence]:
+    released = set(version.submission.round.series_releases.values_list("series_id", flat=True))
     by_series: dict[int, SeriesEvidence] = {}
     for run in runs:
         series = run.model.series
@@ -82,64 +226,53 @@ def version_evidence(*, user: AbstractBaseUser, version) -> dict:
                 hidden_from_contestants=series.is_private and series.pk not in released,
             )
         by_series[series.pk].runs.append(run)
+    return list(by_series.values())
 
-    examples = None
-    for evidence in by_series.values():
-        done = [r for r in evidence.runs if r.status == EvaluationRun.Status.SUCCEEDED]
-        if not done:
-            continue
-        points = [Point(r.model.name, r.model.parameter_count, r.mean, r.stderr, r.accuracy) for r in done]
-        evidence.curve = Curve(evidence.series.name, points)
-        evidence.figures["scaling"] = _json(
-            scaling_figure([evidence.curve], metric=metric, n_classes=n_classes)
+
+def _combined_figure(version, evidences: list[SeriesEvidence]) -> dict | None:
+    """Every shown series on one chart, cached by the shown series' own keys (so per set of visible series)."""
+    shown = [e for e in evidences if e.curve is not None]
+    if len(shown) < 2:
+        return None
+    key = f"evidence:{CODE_FINGERPRINT}:combined:{_digest([_series_key(version, e) for e in shown])}"
+    figure = cache.get(key)
+    if figure is None:
+        figure = _json(
+            scaling_figure([e.curve for e in shown], metric=version.metric, n_classes=_n_classes(version))
         )
-        if metric != "sequence_prob":
-            evidence.figures["accuracy"] = _json(accuracy_figure([evidence.curve], n_classes=n_classes))
-        rows = sorted(set.intersection(*(set(values[r.pk]) for r in done)))
-        if len(done) >= 2 and rows:
-            evidence.trend = scaling_trend(
-                [
-                    ModelValues(r.model.name, r.model.parameter_count, [values[r.pk][row] for row in rows])
-                    for r in done
-                ],
-                metric=metric,
-            )
-        if examples is None:
-            examples = _examples_by_row(version)
-        smallest, largest = done[0], done[-1]
-        on_largest = values[largest.pk]
-        worst = sorted(on_largest, key=on_largest.get, reverse=True)[:DRILL_DOWN]
-        grew = []
-        if len(done) >= 2:
-            grew = sorted(rows, key=lambda row: on_largest[row] - values[smallest.pk][row], reverse=True)[
-                :DRILL_DOWN
-            ]
-        details = selectors.example_results(largest, worst + grew)
-        evidence.worst_on_largest = [_example(row, examples, details[row], metric) for row in worst]
-        evidence.grew_most = [
-            {
-                **_example(row, examples, details[row], metric),
-                "smallest_value": values[smallest.pk][row],
-                "smallest_model": smallest.model.name,
-                "largest_model": largest.model.name,
-            }
-            for row in grew
-        ]
+        cache.set(key, figure, CACHE_SECONDS)
+    return {"scaling": figure}
 
-    curves = [e.curve for e in by_series.values() if e.curve is not None]
+
+def version_evidence(*, user: AbstractBaseUser, version) -> dict:
+    """Everything the version page shows of the evaluation, for what ``user`` may see, in a number of queries
+    that does not grow with the series and models."""
+    runs = selectors.runs_visible_to(user, version=version)
+    evidences = _by_series(version, runs)
+    _fill(version, evidences)
     positions = selectors.queue_positions(runs)
     for run in runs:
         run.queue_position = positions.get(run.pk)
     return {
-        "series": list(by_series.values()),
-        "combined_figure": (
-            {"scaling": _json(scaling_figure(curves, metric=metric, n_classes=n_classes))}
-            if len(curves) > 1
-            else None
-        ),
+        "series": evidences,
+        "combined_figure": _combined_figure(version, evidences),
         "finished": all(r.is_finished for r in runs),
         "has_runs": bool(runs),
     }
+
+
+def series_figures(*, user: AbstractBaseUser, version, series_id: int) -> dict:
+    """The charts (plotly JSON by kind) of one series the user may see; empty when it has none (yet)."""
+    evidences = _by_series(version, selectors.runs_visible_to(user, version=version, series_id=series_id))
+    _fill(version, evidences)
+    return evidences[0].figures if evidences else {}
+
+
+def precompute_evidence(*, version_id: int) -> None:
+    """Compute and cache the evidence of every series of a version, so the next view finds it ready: meant for
+    the worker, once a run of the version has succeeded and committed."""
+    version = SubmissionVersion.objects.select_related("submission__round").get(pk=version_id)
+    _fill(version, _by_series(version, selectors.runs_of(version=version)))
 
 
 def _examples_by_row(version) -> dict[int, dict]:

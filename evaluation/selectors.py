@@ -36,12 +36,25 @@ def with_evaluation_progress(
     )
 
 
-def runs_visible_to(user: AbstractBaseUser, *, version) -> list[EvaluationRun]:
+def runs_visible_to(user: AbstractBaseUser, *, version, series_id: int | None = None) -> list[EvaluationRun]:
+    """The version's runs on the series the user may see (only those of ``series_id`` when given)."""
     series = series_visible_to(user, submission=version.submission)
+    runs = EvaluationRun.objects.filter(version=version, model__series__in=series)
+    if series_id is not None:
+        runs = runs.filter(model__series=series_id)
+    return _by_series_and_size(runs)
+
+
+def runs_of(*, version) -> list[EvaluationRun]:
+    """Every run of the version, whoever may see it (for work done on everyone's behalf)."""
+    return _by_series_and_size(EvaluationRun.objects.filter(version=version))
+
+
+def _by_series_and_size(runs: QuerySet[EvaluationRun]) -> list[EvaluationRun]:
     return list(
-        EvaluationRun.objects.filter(version=version, model__series__in=series)
-        .select_related("model__series")
-        .order_by("model__series__order", "model__series__name", "model__parameter_count")
+        runs.select_related("model__series").order_by(
+            "model__series__order", "model__series__name", "model__parameter_count"
+        )
     )
 
 
@@ -83,9 +96,13 @@ def example_values(runs: list[EvaluationRun]) -> dict[int, dict[int, float]]:
     return by_run
 
 
-def example_results(run: EvaluationRun, rows: list[int]) -> dict[int, ExampleResult]:
-    """The full results (with class log-probabilities) of a few rows of a run."""
-    return {r.row: r for r in ExampleResult.objects.filter(run=run, row__in=rows)}
+def example_results(rows_by_run: dict[int, list[int]]) -> dict[tuple[int, int], ExampleResult]:
+    """The full results (with class log-probabilities) of a few rows of some runs, by (run id, row), in one
+    query."""
+    wanted = Q(pk__in=[])
+    for run_id, rows in rows_by_run.items():
+        wanted |= Q(run_id=run_id, row__in=rows)
+    return {(r.run_id, r.row): r for r in ExampleResult.objects.filter(wanted)}
 
 
 def results_of(runs: list[EvaluationRun]):

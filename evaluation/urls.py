@@ -9,6 +9,11 @@ urlpatterns = [
         name="evaluation_status",
     ),
     path(
+        "submissions/<int:pk>/v<int:number>/evaluation.html",
+        views.evidence_fragment,
+        name="evidence_fragment",
+    ),
+    path(
         "submissions/<int:pk>/v<int:number>/results.csv",
         views.results_download,
         {"fmt": "csv"},

@@ -2,19 +2,18 @@ import csv
 import json
 import logging
 
-import plotly.graph_objects as go
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import is_organizer
-from evaluation import selectors, services
-from evaluation.evidence import version_evidence
+from evaluation import charts, selectors, services
+from evaluation.evidence import series_figures, version_evidence
 from evaluation.models import EvaluationRun
-from evaluation.plots import PngExportUnavailable, figure_png
+from evaluation.plots import PngExportUnavailable
 from submissions.selectors import submissions_visible_to
 
 logger = logging.getLogger(__name__)
@@ -66,6 +65,21 @@ def evaluation_status(request: HttpRequest, pk: int, number: int) -> JsonRespons
             ],
             "finished": all(run.is_finished for run in runs),
         }
+    )
+
+
+@login_required
+def evidence_fragment(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """The version page's evaluation section alone: the page swaps it in when a run finishes."""
+    version = _version(request, pk, number)
+    return render(
+        request,
+        "evaluation/_evidence.html",
+        {
+            "submission": version.submission,
+            "version": version,
+            "evidence": version_evidence(user=request.user, version=version),
+        },
     )
 
 
@@ -137,12 +151,20 @@ def figure_png_download(
 ) -> HttpResponse:
     """A chart of the version page as a PNG image (for slides, e-mails and the export)."""
     version = _version(request, pk, number)
-    evidence = version_evidence(user=request.user, version=version)
-    figures = next((e.figures for e in evidence["series"] if e.series.pk == series_id), {})
+    figures = series_figures(user=request.user, version=version, series_id=series_id)
     if kind not in figures:
         raise Http404("No such chart (yet) for this version.")
     try:
-        image = figure_png(go.Figure(figures[kind]))
+        image = charts.chart_png(figures[kind])
+    except charts.RenderersBusy as busy:
+        logger.warning("chart PNG refused: renderers busy", extra={"reason": str(busy), "series": series_id})
+        response = HttpResponse(
+            "Every chart renderer of this server is busy: try again in a few seconds.",
+            status=503,
+            content_type="text/plain",
+        )
+        response["Retry-After"] = str(charts.RETRY_AFTER_SECONDS)
+        return response
     except PngExportUnavailable as error:
         logger.error("PNG export unavailable", extra={"reason": str(error)})
         return HttpResponse(

@@ -289,3 +289,34 @@ def test_every_scheduled_task_is_a_registered_task(evaluated, settings, django_c
         assert entry["task"] in app.tasks, entry["task"]
     app.tasks["evaluation.tasks.sweep_stale_runs"].delay()  # runs in-process here; nothing is stale
     assert not EvaluationRun.objects.filter(version=evaluated, status="queued").exists()
+
+
+def test_the_evaluation_section_alone_has_the_version_pages_permissions(
+    client, alice, charlie, rita, evaluated
+):
+    url = reverse("evidence_fragment", args=[evaluated.submission.pk, 1])
+    client.force_login(alice)
+    html = client.get(url).content.decode()
+    assert "Open Models" in html and "per 10× parameters" in html
+    assert "Secret Lab" not in html and "secret-0" not in html
+    for user in (charlie, rita):
+        client.force_login(user)
+        assert client.get(url).status_code == 404
+
+
+def test_evidence_cached_for_an_organizer_never_shows_a_contestant_a_private_series(
+    client, alice, olga, evaluated, series
+):
+    from django.core.cache import cache
+
+    cache.clear()
+    sub = evaluated.submission
+    client.force_login(olga)  # computes and caches every series, the private one included
+    assert "Secret Lab" in client.get(reverse("submission_detail", args=[sub.pk])).content.decode()
+    client.force_login(alice)
+    page = client.get(reverse("submission_detail", args=[sub.pk])).content.decode()
+    fragment = client.get(reverse("evidence_fragment", args=[sub.pk, 1])).content.decode()
+    for html in (page, fragment):
+        assert "Open Models" in html and "open-1" in html
+        assert "Secret Lab" not in html and "secret-1" not in html
+    assert client.get(reverse("figure_png", args=[sub.pk, 1, series[1].pk, "scaling"])).status_code == 404

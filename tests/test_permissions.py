@@ -97,7 +97,7 @@ def submission(alice, open_round, valid_csv, series, django_capture_on_commit_ca
 @pytest.fixture
 def png_export(monkeypatch):
     """The PNG endpoint's permissions are under test here, not kaleido: any figure becomes a tiny image."""
-    monkeypatch.setattr("evaluation.views.figure_png", lambda fig: b"\x89PNG\r\n\x1a\nfake")
+    monkeypatch.setattr("evaluation.plots.figure_png", lambda fig, **size: b"\x89PNG\r\n\x1a\nfake")
 
 
 @dataclass
@@ -159,6 +159,7 @@ MATRIX = {
     ),
     "version_example": (GET, lambda w: reverse("version_example", args=[w.submission.pk, 1, 2]), SEES_IT),
     "evaluation_status": (GET, lambda w: reverse("evaluation_status", args=[w.submission.pk, 1]), SEES_IT),
+    "evidence_fragment": (GET, lambda w: reverse("evidence_fragment", args=[w.submission.pk, 1]), SEES_IT),
     "results_csv": (GET, lambda w: reverse("results_csv", args=[w.submission.pk, 1]), SEES_IT),
     "results_json": (GET, lambda w: reverse("results_json", args=[w.submission.pk, 1]), SEES_IT),
     "figure_png of a public series": (GET, lambda w: _png(w, w.public), SEES_IT),
@@ -199,6 +200,7 @@ MISSING_IDS = {
     "evaluation_status of a missing version": lambda w: reverse(
         "evaluation_status", args=[w.submission.pk, 9]
     ),
+    "evidence_fragment": lambda w: reverse("evidence_fragment", args=[MISSING, 1]),
     "results_csv": lambda w: reverse("results_csv", args=[MISSING, 1]),
     "results_json": lambda w: reverse("results_json", args=[w.submission.pk, 9]),
     "figure_png": lambda w: _png(w, w.public, pk=MISSING),

@@ -1,53 +1,88 @@
-// The version page's evaluation: draw the plotly charts, and while runs are unfinished poll their progress.
+// The version page's evaluation: draw the plotly charts, and while runs are unfinished poll their progress;
+// when a run finishes (or a new one appears) fetch the section as the server now renders it and swap it in
+// place, keeping the scroll position and the opened example tables.
 (function () {
   "use strict";
   var section = document.getElementById("evaluation");
   if (!section) return;
 
-  section.querySelectorAll("[data-figures]").forEach(function (el) {
-    var data = JSON.parse(document.getElementById(el.dataset.figures).textContent)[el.dataset.key];
-    if (data && window.Plotly) {
-      Plotly.newPlot(el, data.data, data.layout, { responsive: true, displaylogo: false });
-    }
-  });
+  function draw(root) {
+    root.querySelectorAll("[data-figures]").forEach(function (el) {
+      var source = document.getElementById(el.dataset.figures);
+      var data = source && JSON.parse(source.textContent)[el.dataset.key];
+      if (data && window.Plotly) {
+        Plotly.newPlot(el, data.data, data.layout, { responsive: true, displaylogo: false });
+      }
+    });
+  }
 
-  if (section.dataset.finished === "true") return;
-  var url = section.dataset.statusUrl;
-  var known = {};
-  section.querySelectorAll("[data-run]").forEach(function (el) { known[el.dataset.run] = el.dataset.status; });
+  function statuses(root) {
+    var known = {};
+    root.querySelectorAll("[data-run]").forEach(function (el) { known[el.dataset.run] = el.dataset.status; });
+    return known;
+  }
 
+  function isFinished(status) { return status === "succeeded" || status === "failed"; }
+
+  var known = statuses(section);
+
+  // Moves a progress bar in place; true when the run's new state needs markup from the server.
   function update(run) {
+    var before = known[run.id];
+    if (before === undefined) return true;
     var el = section.querySelector('[data-run="' + run.id + '"]');
-    if (!el) return false;
     var bar = el.querySelector(".progress");
     var status = el.querySelector(".run-status");
-    if (run.status === "running") {
+    if (run.status === "running" && bar) {
       status.textContent = "Running · " + run.done + " / " + run.total;
-      if (bar) {
-        bar.setAttribute("aria-valuenow", run.percent);
-        var inner = bar.querySelector(".progress-bar");
-        inner.classList.remove("bg-secondary");
-        inner.classList.add("progress-bar-striped", "progress-bar-animated");
-        inner.style.width = run.percent + "%";
-        inner.textContent = run.percent + "%";
-      }
-    } else if (run.status === "queued") {
+      bar.setAttribute("aria-valuenow", run.percent);
+      var inner = bar.querySelector(".progress-bar");
+      inner.classList.remove("bg-secondary");
+      inner.classList.add("progress-bar-striped", "progress-bar-animated");
+      inner.style.width = run.percent + "%";
+      inner.textContent = run.percent + "%";
+    } else if (run.status === "queued" && bar) {
       status.textContent = run.queue_position ? "Queued · position " + run.queue_position : "Queued";
     }
-    return known[run.id] !== run.status && (run.status === "succeeded" || run.status === "failed");
+    return before !== run.status && (isFinished(run.status) || isFinished(before));
+  }
+
+  function swap(html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("evaluation");
+    if (!fresh) throw new Error("the evaluation section is missing from the server's answer");
+    var opened = {};
+    section.querySelectorAll("details[open] > summary").forEach(function (s) { opened[s.textContent.trim()] = true; });
+    fresh.querySelectorAll("details > summary").forEach(function (s) {
+      if (opened[s.textContent.trim()]) s.parentElement.open = true;
+    });
+    var x = window.scrollX, y = window.scrollY;
+    if (window.Plotly) section.querySelectorAll(".js-plotly-plot").forEach(function (el) { Plotly.purge(el); });
+    section.replaceWith(fresh);
+    section = fresh;
+    known = statuses(section);
+    draw(section);
+    window.scrollTo(x, y);
+  }
+
+  function refresh() {
+    return fetch(section.dataset.evidenceUrl, { headers: { Accept: "text/html" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(swap);
   }
 
   function poll() {
-    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    fetch(section.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (state) {
         var changed = false;
         state.runs.forEach(function (run) { changed = update(run) || changed; });
-        // A finished run brings a chart or a reason: draw the page again from the server.
-        if (changed) { window.location.reload(); return; }
-        if (!state.finished) setTimeout(poll, 2000);
+        if (!changed) return !state.finished;
+        return refresh().then(function () { return section.dataset.finished !== "true"; });
       })
+      .then(function (more) { if (more) setTimeout(poll, 2000); })
       .catch(function () { setTimeout(poll, 5000); });
   }
-  poll();
+
+  draw(section);
+  if (section.dataset.finished !== "true") poll();
 })();
