@@ -110,7 +110,7 @@ def test_a_cell_a_spreadsheet_would_run_gives_a_warning_with_row_and_column(cell
     report = validate(classification(["Fine?", YES_NO, "0"], [cell, YES_NO, "1"]))
     assert report.ok
     [warning] = report.warnings
-    assert str(warning).startswith("row 3, column prompt: "), str(warning)
+    assert report.lines()[0].startswith("warning: row 3, column prompt: "), report.lines()
     assert FORMULA_WARNING in str(warning)
     assert report.examples["prompt"].tolist() == ["Fine?", cell]  # kept exactly as written
 
