@@ -6,6 +6,9 @@ Plain Python with no Django import, usable as a library, from Celery tasks and f
 
     scorer = load_scorer("var/models/demo-4")
     result = evaluate_examples(examples, metric="classification", scorer=scorer, file_sha256=sha)
+
+Workers and ``manage.py evaluate_task`` go through ``evaluate_task_examples`` (pipeline.py): subsample, results
+cache, model loaded only on a miss.
 """
 
 from .cache import ResultsCache, cache_key, model_identity
