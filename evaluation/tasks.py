@@ -17,10 +17,11 @@ from config.logging import log_context
 from evaluation import services
 from evaluation.engine import ContextTooShortError, ResultsCache, evaluate_task_examples, model_identity
 from evaluation.engine.frames import examples_from_frame
+from evaluation.evidence import precompute_evidence
 from evaluation.heartbeat import Heartbeat, RunLost
 from evaluation.models import EvaluationRun
 from evaluation.scorers import model_reference, scorer_for
-from submissions.selectors import version_examples
+from submissions.selectors import StoredFileInvalid, version_examples
 
 logger = logging.getLogger(__name__)
 PROGRESS_EVERY_SECONDS = 1.0
@@ -67,6 +68,11 @@ def _run(run: EvaluationRun, token: str) -> None:
     except RunLost:
         logger.warning("evaluation run abandoned: another worker has it now")
         return
+    except StoredFileInvalid as error:
+        logger.warning("evaluation run failed: the stored file no longer validates", exc_info=True)
+        reason = f"The task file no longer passes validation, so it cannot be evaluated: {error}"
+        services.fail_run(run_id=run.pk, token=token, reason=reason[:2000], error=error)
+        return
     except ContextTooShortError as error:
         logger.warning("evaluation run failed: context too short", exc_info=True)
         services.fail_run(
@@ -85,6 +91,8 @@ def _run(run: EvaluationRun, token: str) -> None:
             "evaluation run succeeded",
             extra={"cached": cached, "seconds": round(time.monotonic() - started, 1)},
         )
+        # The charts, trends and drill-down are drawn once, off the GPU queue, before anyone opens the page.
+        precompute_version_evidence.apply_async(args=[run.version_id], queue="default")
 
 
 def _evaluate(run: EvaluationRun, token: str, heartbeat: Heartbeat) -> tuple[dict, bool]:
@@ -137,6 +145,11 @@ class _Progress:
             run_id=self.run_id, token=self.token, done=self.done, total=self.total
         ):
             raise RunLost
+
+
+@shared_task(ignore_result=True)
+def precompute_version_evidence(version_id: int) -> None:
+    precompute_evidence(version_id=version_id)
 
 
 @shared_task(ignore_result=True)

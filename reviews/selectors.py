@@ -2,13 +2,14 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
 
 from reviews.models import Assignment
+from submissions.selectors import LISTS_SKIP
 
 
 def assignments_of(reviewer: AbstractBaseUser) -> list[Assignment]:
     return list(
-        Assignment.objects.filter(reviewer=reviewer).select_related(
-            "submission__round", "submission__current_version"
-        )
+        Assignment.objects.filter(reviewer=reviewer)
+        .select_related("submission__round", "submission__current_version")
+        .defer(*(f"submission__{name}" for name in LISTS_SKIP))
     )
 
 

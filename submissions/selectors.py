@@ -25,6 +25,23 @@ def _reviewed_by(user: AbstractBaseUser) -> Q:
     return granted
 
 
+# What a list of submissions never shows of their current version: the long answers and the stored preview,
+# which can be large (a preview holds whole prompts).
+LISTS_SKIP = tuple(
+    f"current_version__{name}"
+    for name in (
+        "authors",
+        "description",
+        "importance",
+        "expected_inverse_scaling",
+        "data_generation",
+        "annotator_expertise",
+        "preview",
+        "validation_warnings",
+    )
+)
+
+
 def team_submissions(*, user: AbstractBaseUser) -> QuerySet[Submission]:
     team = team_of(user)
     return Submission.objects.filter(team=team) if team else Submission.objects.none()
@@ -33,8 +50,10 @@ def team_submissions(*, user: AbstractBaseUser) -> QuerySet[Submission]:
 def by_round(submissions: QuerySet[Submission]) -> list[tuple[Round, list[Submission]]]:
     """Every round (those without submissions included), each with its submissions from ``submissions`` with
     their current version and number of versions: two queries in all."""
-    subs = submissions.select_related("round", "team", "current_version").annotate(
-        version_count=Count("versions", distinct=True)
+    subs = (
+        submissions.select_related("round", "team", "current_version")
+        .defer(*LISTS_SKIP)
+        .annotate(version_count=Count("versions", distinct=True))
     )
     rounds = Round.objects.prefetch_related(Prefetch("submissions", queryset=subs, to_attr="listed"))
     return [(r, r.listed) for r in rounds]
@@ -70,6 +89,10 @@ def versions_of(submission: Submission) -> QuerySet[SubmissionVersion]:
     return submission.versions.select_related("created_by").order_by("-number")
 
 
+class StoredFileInvalid(ValueError):
+    """A stored task file that the validator now refuses (the rules changed since it was submitted)."""
+
+
 def version_examples(version: SubmissionVersion):
     """The stored file's examples, as the validator reads them (a DataFrame with a ``row`` column).
 
@@ -80,5 +103,5 @@ def version_examples(version: SubmissionVersion):
             f.read(), metric=version.metric, min_examples=0, filename=version.original_filename
         )
     if not report.ok:
-        raise ValueError("; ".join(report.lines()))
+        raise StoredFileInvalid("; ".join(report.lines()))
     return report.examples

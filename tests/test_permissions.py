@@ -357,3 +357,28 @@ def test_a_missing_or_foreign_page_explains_itself_in_the_site_layout(client, ch
     response = client.get("/submissions/999999/")
     assert response.status_code == 404
     assert "belongs to another team" in response.content.decode()
+
+
+def test_dashboards_never_load_the_long_answers_or_the_preview(
+    client, alice, rita, olga, open_round, valid_csv
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reviews.services import assign_reviewer
+
+    version = submit_task(
+        user=alice,
+        round=open_round,
+        answers={**ANSWERS, "description": "A long description. " * 900},
+        upload=TaskUpload(name="a.csv", data=valid_csv),
+    )
+    assign_reviewer(submission=version.submission, reviewer=rita, by=olga)
+    for viewer in (alice, rita, olga):
+        client.force_login(viewer)
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(reverse("dashboard")).content.decode()
+        assert "Even or odd" in html
+        sql = " ".join(q["sql"] for q in ctx.captured_queries)
+        for column in ("description", "importance", "preview"):
+            assert f'"submissions_submissionversion"."{column}"' not in sql, (viewer, column)
