@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
@@ -91,7 +92,11 @@ def test_a_contestant_watches_the_progress_bars_reach_the_plots(
     for label, value in ANSWERS.items():
         page.get_by_label(label).fill(value)
     page.get_by_label("Completion sequence loss (sequence_prob)").check()
-    page.get_by_label("Task file (CSV)").set_input_files(DEMO_TASKS / "lambada-1k.csv")
+    # The real 2022 task cut to the contest's minimum: what the contestant waits for stays the same, in a third
+    # of the time.
+    task = tmp_path / "lambada-300.csv"
+    pd.read_csv(DEMO_TASKS / "lambada-1k.csv").head(300).to_csv(task, index=False)
+    page.get_by_label("Task file (CSV)").set_input_files(task)
     page.get_by_role("button", name="Submit task").click()
 
     evaluation = page.get_by_role("region", name="Evaluation")
