@@ -54,3 +54,25 @@ def in_thread(function, *args) -> threading.Thread:
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     return thread
+
+
+def finish_run(run, *, rows: list[int], values: list[float], correct_below: float = 0.55) -> None:
+    """Play the worker: claim the run and complete it with these per-row values (as if a model gave them)."""
+    from evaluation.services import claim_run, complete_run
+
+    complete_run(
+        run_id=run.pk,
+        token=claim_run(run_id=run.pk, worker="test"),
+        result={
+            "rows": rows,
+            "values": values,
+            "correct": [v < correct_below for v in values],
+            "logprobs": [[[-v, -1.0]] for v in values],
+            "n_examples": len(values),
+            "mean": sum(values) / len(values),
+            "stderr": 0.01,
+            "accuracy": 0.5,
+            "subsample_seed": None,
+            "engine_version": "test",
+        },
+    )

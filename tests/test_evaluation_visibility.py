@@ -9,9 +9,10 @@ from django.urls import reverse
 
 from evaluation.models import EvaluationRun, ExampleResult, LanguageModel, ModelSeries
 from evaluation.plots import find_browser
-from evaluation.services import claim_run, complete_run, release_series, requeue_stale_runs
+from evaluation.services import claim_run, release_series, requeue_stale_runs
 from submissions.services import TaskUpload, submit_task
 from tests.factories import ANSWERS
+from tests.runs_support import finish_run
 
 pytestmark = pytest.mark.django_db
 
@@ -29,23 +30,7 @@ def series(db):
 
 
 def _finish(run: EvaluationRun, values: list[float], rows: list[int]):
-    token = claim_run(run_id=run.pk, worker="test")
-    complete_run(
-        run_id=run.pk,
-        token=token,
-        result={
-            "rows": rows,
-            "values": values,
-            "correct": [v < 0.7 for v in values],
-            "logprobs": [[[-v, -1.0]] for v in values],
-            "n_examples": len(values),
-            "mean": sum(values) / len(values),
-            "stderr": 0.01,
-            "accuracy": 0.5,
-            "subsample_seed": None,
-            "engine_version": "test",
-        },
-    )
+    finish_run(run, rows=rows, values=values, correct_below=0.7)
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from evaluation.models import EvaluationRun, LanguageModel, ModelSeries
-from evaluation.services import claim_run, complete_run
 from reviews.services import assign_reviewer
 from submissions.models import SubmissionVersion
 from submissions.services import TaskUpload, submit_task
 from tests.factories import ANSWERS, make_task_csv
+from tests.runs_support import finish_run
 
 pytestmark = pytest.mark.django_db
 
@@ -35,22 +35,7 @@ def _finish_runs(version: SubmissionVersion, *, worst_row: int) -> None:
     rows = list(range(2, version.example_count + 2))
     for run in version.runs.all():
         values = [2.0 if row == worst_row else 0.5 + (row % 7) / 100 for row in rows]
-        complete_run(
-            run_id=run.pk,
-            token=claim_run(run_id=run.pk, worker="test"),
-            result={
-                "rows": rows,
-                "values": values,
-                "correct": [v < 0.7 for v in values],
-                "logprobs": [[[-v, -1.0]] for v in values],
-                "n_examples": len(values),
-                "mean": sum(values) / len(values),
-                "stderr": 0.01,
-                "accuracy": 0.5,
-                "subsample_seed": None,
-                "engine_version": "test",
-            },
-        )
+        finish_run(run, rows=rows, values=values, correct_below=0.7)
 
 
 def _submit(user, round, data: bytes, django_capture_on_commit_callbacks, **answers) -> SubmissionVersion:

@@ -8,9 +8,10 @@ from django.urls import reverse
 
 from evaluation import evidence
 from evaluation.models import EvaluationRun, LanguageModel, ModelSeries
-from evaluation.services import claim_run, complete_run, release_series
+from evaluation.services import release_series
 from submissions.services import TaskUpload, submit_task
 from tests.factories import ANSWERS
+from tests.runs_support import finish_run
 
 pytestmark = pytest.mark.django_db
 
@@ -25,25 +26,9 @@ def _empty_cache():
 
 
 def finish(run: EvaluationRun, *, shift: float = 0.0):
-    token = claim_run(run_id=run.pk, worker="test")
     base = 0.5 + run.model.parameter_count / 1e9 + shift
     values = [base + (row % 7) / 100 for row in ROWS]
-    complete_run(
-        run_id=run.pk,
-        token=token,
-        result={
-            "rows": ROWS,
-            "values": values,
-            "correct": [v < 0.55 for v in values],
-            "logprobs": [[[-v, -1.0]] for v in values],
-            "n_examples": len(values),
-            "mean": sum(values) / len(values),
-            "stderr": 0.01,
-            "accuracy": 0.5,
-            "subsample_seed": None,
-            "engine_version": "test",
-        },
-    )
+    finish_run(run, rows=ROWS, values=values)
 
 
 @pytest.fixture

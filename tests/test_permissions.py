@@ -9,9 +9,10 @@ import pytest
 from django.urls import reverse
 
 from evaluation.models import EvaluationRun, LanguageModel, ModelSeries
-from evaluation.services import claim_run, complete_run, fail_run
+from evaluation.services import claim_run, fail_run
 from submissions.services import TaskUpload, submit_task
 from tests.factories import ANSWERS, ContestantFactory, UserFactory, make_task_csv
+from tests.runs_support import finish_run
 
 pytestmark = pytest.mark.django_db
 
@@ -59,28 +60,13 @@ def series(db):
 
 
 def _finish(run: EvaluationRun, *, fail: bool) -> None:
-    token = claim_run(run_id=run.pk, worker="test")
     if fail:
+        token = claim_run(run_id=run.pk, worker="test")
         fail_run(run_id=run.pk, token=token, reason="The model's context is too short")
         return
     rows = list(range(2, 302))
     values = [0.5 + run.model.parameter_count / 1e9 + (row % 7) / 100 for row in rows]
-    complete_run(
-        run_id=run.pk,
-        token=token,
-        result={
-            "rows": rows,
-            "values": values,
-            "correct": [v < 0.55 for v in values],
-            "logprobs": [[[-v, -1.0]] for v in values],
-            "n_examples": len(values),
-            "mean": sum(values) / len(values),
-            "stderr": 0.01,
-            "accuracy": 0.5,
-            "subsample_seed": None,
-            "engine_version": "test",
-        },
-    )
+    finish_run(run, rows=rows, values=values)
 
 
 @pytest.fixture
