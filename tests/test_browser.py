@@ -76,10 +76,8 @@ def test_a_contestant_signs_up_submits_fixes_and_edits_a_task(page: Page, live_s
     expect(page.get_by_text("older version")).to_be_visible()
 
 
-@pytest.mark.slow
-def test_a_contestant_watches_the_progress_bars_reach_the_plots(
-    page: Page, live_server, celery_worker_process, tiny_series, tmp_path
-):
+def _open_the_submission_form_as_erin(page: Page, live_server) -> None:
+    """A contestant signs in and opens the form of an open round with every answer filled in."""
     from tests.factories import ContestantFactory, RoundFactory
 
     RoundFactory(name="Round 1", deadline=timezone.now().date() + dt.timedelta(days=30))
@@ -91,6 +89,13 @@ def test_a_contestant_watches_the_progress_bars_reach_the_plots(
     page.get_by_role("link", name="Submit a new task to Round 1").click()
     for label, value in ANSWERS.items():
         page.get_by_label(label).fill(value)
+
+
+@pytest.mark.slow
+def test_a_contestant_watches_the_progress_bars_reach_the_plots(
+    page: Page, live_server, celery_worker_process, tiny_series, tmp_path
+):
+    _open_the_submission_form_as_erin(page, live_server)
     page.get_by_label("Completion sequence loss (sequence_prob)").check()
     # The real 2022 task cut to the contest's minimum: what the contestant waits for stays the same, in a third
     # of the time.
@@ -112,20 +117,11 @@ def test_a_file_over_the_limit_is_refused_in_the_browser_before_it_is_sent(
     page: Page, live_server, settings, tmp_path
 ):
     from submissions.models import SubmissionVersion
-    from tests.factories import ContestantFactory, RoundFactory
 
     settings.MAX_UPLOAD_MB = 1
-    RoundFactory(name="Round 1", deadline=timezone.now().date() + dt.timedelta(days=30))
-    ContestantFactory(username="erin")
     big = tmp_path / "big.csv"
     big.write_bytes(b"prompt,completion\n" + b"x" * (2 * 1024 * 1024))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username or email").fill("erin")
-    page.get_by_label("Password").fill("correct-horse-battery")
-    page.get_by_role("button", name="Sign In").click()
-    page.get_by_role("link", name="Submit a new task to Round 1").click()
-    for label, value in ANSWERS.items():
-        page.get_by_label(label).fill(value)
+    _open_the_submission_form_as_erin(page, live_server)
     page.get_by_label("Task file (CSV)").set_input_files(big)
     expect(page.get_by_role("alert")).to_contain_text("The file is 2.0 MB; the limit is 1 MB.")
     page.get_by_role("button", name="Submit task").click()

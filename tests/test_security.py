@@ -69,8 +69,13 @@ def _test_database_url() -> str:
 
 
 def _web_process(env: dict, *passwords: str, create: bool = False) -> list[str]:
+    return _django_python(LOGIN_ATTEMPTS, "create" if create else "-", *passwords, env=env).split()
+
+
+def _django_python(code: str, *args: str, env: dict) -> str:
+    """Run ``code`` in a Python process of its own with the project's settings; its standard output."""
     done = subprocess.run(
-        [sys.executable, "-c", LOGIN_ATTEMPTS, "create" if create else "-", *passwords],
+        [sys.executable, "-c", code, *args],
         cwd=ROOT,
         env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
         capture_output=True,
@@ -78,7 +83,7 @@ def _web_process(env: dict, *passwords: str, create: bool = False) -> list[str]:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout.split()
+    return done.stdout
 
 
 def _failed_logins_spread_over_two_processes(env: dict) -> None:
@@ -142,17 +147,9 @@ print(json.dumps({"plain": [plain.status_code, plain.get("Location")], "secure":
 def test_production_settings_pass_the_deployment_checks_and_send_security_headers():
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}  # the tests' own
     env |= {**PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(50), "DATABASE_URL": _test_database_url()}
-    done = subprocess.run(
-        [sys.executable, "-c", PRODUCTION_CHECK],
-        cwd=ROOT,
-        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "System check identified no issues" in done.stdout
-    seen = json.loads(done.stdout.splitlines()[-1])
+    out = _django_python(PRODUCTION_CHECK, env=env)
+    assert "System check identified no issues" in out
+    seen = json.loads(out.splitlines()[-1])
     assert seen["plain"] == [301, "https://contest.example.org/"]
     headers = seen["secure"]
     assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
