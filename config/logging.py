@@ -80,4 +80,6 @@ def logging_config(*, fmt: str, level: str) -> dict:
             "console": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["context"]}
         },
         "root": {"handlers": ["console"], "level": level},
+        # The embedded default's folder broker has no host name, which kombu warns about at every connection.
+        "loggers": {"kombu.connection": {"level": "ERROR"}},
     }
