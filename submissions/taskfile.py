@@ -36,11 +36,34 @@ _TEXT_COLUMNS = ("prompt", "other_prompt", "completion")
 _INDEX_HEADERS = ("", "Unnamed: 0")
 
 _UTF8_BOM = b"\xef\xbb\xbf"
-_EXPORT_HINT = (
-    'Export it as CSV instead: in Excel use File > Save As > "CSV UTF-8 (Comma delimited)"; '
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
+_EXPORT_STEPS = (
+    'in Excel use File > Save As > "CSV UTF-8 (Comma delimited)"; '
     'in Google Sheets use File > Download > "Comma Separated Values (.csv)"; '
     'in LibreOffice use File > Save As > "Text CSV" with the UTF-8 character set.'
 )
+_EXPORT_HINT = f"Export it as CSV instead: {_EXPORT_STEPS}"
+# charset_normalizer's guesses that name a script Windows-1252 cannot write; for any other guess, bytes
+# that Windows-1252 decodes are named as such: it is what Western spreadsheets save in (its obscure
+# neighbours, e.g. cp1250 or cp1006, are guessed for short French or German texts).
+_OTHER_SCRIPTS = {
+    "cp1251": "Windows-1251 (Cyrillic)",
+    "koi8_r": "KOI8-R (Cyrillic)",
+    "cp1253": "Windows-1253 (Greek)",
+    "cp1255": "Windows-1255 (Hebrew)",
+    "cp1256": "Windows-1256 (Arabic)",
+    "shift_jis": "Shift JIS (Japanese)",
+    "cp932": "Shift JIS (Japanese)",
+    "euc_jp": "EUC-JP (Japanese)",
+    "gb2312": "GB2312 (Chinese)",
+    "gbk": "GBK (Chinese)",
+    "gb18030": "GB18030 (Chinese)",
+    "big5": "Big5 (Chinese)",
+    "euc_kr": "EUC-KR (Korean)",
+    "cp949": "EUC-KR (Korean)",
+}
+_WINDOWS_1252 = "Windows-1252 (Latin-1)"
 _SIGNATURES = (
     (
         b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
@@ -83,6 +106,9 @@ _CLASSES_EXAMPLE = 'e.g. [" Yes", " No"]'
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _EOF_IN_QUOTES = re.compile(r"EOF inside string starting at row (\d+)")
 _SHOWN_CHARS = 60
+# What differs between two messages about the same kind of problem: a quoted cell (greedy, as a cell may
+# hold double quotes), a number, a code point.
+_VALUES = re.compile(r'".*"|[0-9][0-9A-F]*')
 
 # A cell a spreadsheet would run: "=" and a formula, or "+", "-" or "@" and (after numbers and
 # operators) a function call or a DDE command such as cmd|' /C calc'!A0. "-5" and "- a list item" pass.
@@ -104,13 +130,20 @@ class Problem:
     message: str
     row: int | None = None
     column: str | None = None
+    # For the same problem found in several rows: all of them (`row` is the first), and whether the
+    # other rows' messages name other values (another index, another cell).
+    rows: tuple[int, ...] = ()
+    varied: bool = False
 
     def __str__(self) -> str:
         if self.row is None:
             return f"file: {self.message}"
-        if self.column is None:
-            return f"row {self.row}: {self.message}"
-        return f"row {self.row}, column {self.column}: {self.message}"
+        where = f"row {self.row}" if self.column is None else f"row {self.row}, column {self.column}"
+        if len(self.rows) < 2:
+            return f"{where}: {self.message}"
+        kind = "the same kind of problem" if self.varied else "the same problem"
+        values = ", with other values" if self.varied else ""
+        return f"{where}: {self.message} — {kind} in {len(self.rows)} rows{values}: {_row_ranges(self.rows)}"
 
 
 @dataclass
@@ -165,13 +198,21 @@ def read_task_file(
     """Check an uploaded task file for `metric`; `filename` only improves the messages."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
-    body = data.removeprefix(_UTF8_BOM)
+    body = _from_utf16(data)
+    if isinstance(body, Problem):
+        return TaskFileReport(errors=[body], warnings=[], n_examples=0, examples=None)
+    utf16 = body is not data
+    body = body.removeprefix(_UTF8_BOM)
     unreadable = _not_text(body, filename) or _empty(body)
     if unreadable is not None:
         return TaskFileReport(errors=[unreadable], warnings=[], n_examples=0, examples=None)
     table = _read_table(body)
     if isinstance(table, Problem):
         return TaskFileReport(errors=[table], warnings=[], n_examples=0, examples=None)
+    separator = _wrong_separator(table.header, utf16=utf16)
+    if separator is not None:
+        # Every row then looks broken in the same way: the one diagnosis explains them all.
+        return TaskFileReport(errors=[separator], warnings=[], n_examples=0, examples=None)
 
     errors: list[Problem] = []
     warnings: list[Problem] = []
@@ -196,7 +237,7 @@ def read_task_file(
     order = {name: rank for rank, name in enumerate(REQUIRED_COLUMNS[metric])}
     order.update({name: len(order) + rank for rank, name in enumerate(table.header) if name not in order})
     row_problems.sort(key=lambda p: (p.row, -1 if p.column is None else order.get(p.column, len(order))))
-    errors += row_problems
+    errors += _grouped(row_problems)
 
     examples = None if errors else _examples(table, positions, checkable, values, metric)
     return TaskFileReport(
@@ -250,20 +291,49 @@ def _decode(body: bytes) -> str | Problem:
         row = _row_at(body[: error.start].decode("utf-8"))
         byte = body[error.start]
         encoding = _guess_encoding(body)
-        looks = f" It looks like {encoding} text." if encoding is not None else ""
+        looks = ""
+        if encoding == _WINDOWS_1252:
+            looks = f" It looks like {encoding} text, in which this byte is {_quote(bytes([byte]).decode('cp1252'))}."
+        elif encoding is not None:
+            looks = f" It looks like {encoding} text."
         return Problem(
             f"the file is not saved as UTF-8: the byte 0x{byte:02X} in row {row} "
             f"(byte {error.start + 1} of the file) is not valid UTF-8.{looks} "
-            'Save or export it again choosing "CSV UTF-8" as the format.'
+            f"Save it again as UTF-8: {_EXPORT_STEPS}"
         )
 
 
 def _guess_encoding(body: bytes) -> str | None:
+    """The likeliest encoding of text that is not UTF-8, as a person would recognise its name."""
     # Imported here: it is only needed for broken files, and its import is not free.
     from charset_normalizer import from_bytes
 
     best = from_bytes(body).best()
-    return None if best is None or best.encoding == "utf_8" else best.encoding
+    guess = None if best is None else best.encoding
+    if guess == "utf_8":
+        return None
+    if guess in _OTHER_SCRIPTS:
+        return _OTHER_SCRIPTS[guess]
+    if guess is not None and guess.startswith(("utf_16", "utf_32")):
+        return guess
+    try:
+        body.decode("cp1252")
+    except UnicodeDecodeError:
+        return guess
+    return _WINDOWS_1252
+
+
+def _from_utf16(data: bytes) -> bytes | Problem:
+    """UTF-16 text with its byte order mark (Excel's "Unicode Text", Notepad's "Unicode") as UTF-8."""
+    if not data.startswith(_UTF16_BOMS) or data.startswith(_UTF32_BOMS):
+        return data
+    try:
+        return data.decode("utf-16").encode("utf-8")
+    except UnicodeError as error:
+        return Problem(
+            f"the file starts like UTF-16 text, but from byte {error.start + 1} of the file on it is not "
+            f"valid UTF-16. Save it again as UTF-8: {_EXPORT_STEPS}"
+        )
 
 
 def _row_at(prefix: str) -> int:
@@ -389,18 +459,9 @@ def _check_header(
                     column=name,
                 )
             )
-    separator = _wrong_separator(header)
-    if separator is not None:
-        errors.append(
-            Problem(
-                f"the columns seem to be separated by {separator} rather than commas; "
-                "export the file as CSV with commas between the columns"
-            )
-        )
-    else:
-        for name in required:
-            if name not in positions:
-                errors.append(Problem(_missing_column(name, header)))
+    for name in required:
+        if name not in positions:
+            errors.append(Problem(_missing_column(name, header)))
 
     extra = [_column_label(position, name) for position, name in named if name not in required]
     if extra:
@@ -408,12 +469,24 @@ def _check_header(
     return {name: positions[name][0] for name in required if name in positions}
 
 
-def _wrong_separator(header: list[str]) -> str | None:
+def _wrong_separator(header: list[str], *, utf16: bool) -> Problem | None:
     if len(header) != 1:
         return None
-    for separator, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+    if utf16 and "\t" in header[0]:
+        return Problem(
+            'the file is tab-separated UTF-16 text, as Excel saves its "Unicode Text" format, '
+            f"not a CSV file. {_EXPORT_HINT}"
+        )
+    for separator, label, why in (
+        (";", "semicolons", " (Excel does so where a comma is the decimal separator)"),
+        ("\t", "tabs", ""),
+        ("|", "vertical bars", ""),
+    ):
         if separator in header[0]:
-            return label
+            return Problem(
+                f"the columns seem to be separated by {label} rather than commas{why}, so no row could be "
+                f"read. {_EXPORT_HINT}"
+            )
     return None
 
 
@@ -466,6 +539,44 @@ def _blank_positions(column: pd.Series) -> list[int]:
     if all(map(str.strip, cells)):
         return []
     return [i for i, cell in enumerate(cells) if not cell.strip()]
+
+
+def _grouped(problems: list[Problem]) -> list[Problem]:
+    """One problem per column and kind of message, naming all its rows, in the order of their first rows."""
+    groups: dict[tuple[str | None, str, int], list[Problem]] = {}
+    for problem in problems:
+        kind = (problem.column, _VALUES.sub("_", problem.message))
+        # A row with two problems of one kind (two repeated classes) joins two groups: the first of
+        # each row's, and the second of each row's.
+        key = (*kind, 0)
+        while key in groups and groups[key][-1].row == problem.row:
+            key = (*kind, key[2] + 1)
+        groups.setdefault(key, []).append(problem)
+    return [
+        found[0]
+        if len(found) == 1
+        else Problem(
+            found[0].message,
+            row=found[0].row,
+            column=found[0].column,
+            rows=tuple(p.row for p in found),
+            varied=any(p.message != found[0].message for p in found),
+        )
+        for found in groups.values()
+    ]
+
+
+def _row_ranges(rows: Sequence[int], limit: int = 4) -> str:
+    """Sorted row numbers as ranges, e.g. "2–40, 45, 50–737", the first `limit` of them and a count of the rest."""
+    ranges: list[list[int]] = []
+    for row in rows:
+        if ranges and row == ranges[-1][1] + 1:
+            ranges[-1][1] = row
+        else:
+            ranges.append([row, row])
+    shown = ", ".join(str(first) if first == last else f"{first}–{last}" for first, last in ranges[:limit])
+    rest = sum(last - first + 1 for first, last in ranges[limit:])
+    return shown + (f" and {rest} more rows" if rest else "")
 
 
 def _row_list(rows: Sequence[int], limit: int = 5) -> str:

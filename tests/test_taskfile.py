@@ -236,24 +236,34 @@ def test_binary_files_are_named_and_told_how_to_export_csv(data, filename, looks
     assert "Comma Separated Values (.csv)" in problem
 
 
-def test_utf16_file_is_named_as_such():
-    data = classification(["Is it?", YES_NO, "0"]).encode("utf-16")
+def test_utf16_file_without_byte_order_mark_is_named_as_such():
+    data = classification(["Is it?", YES_NO, "0"]).encode("utf-16-le")
     [problem] = errors(data)
-    assert problem.startswith("file: the file is UTF-16 text, not UTF-8.")
+    assert problem.startswith("file: the file is UTF-16-LE text, not UTF-8.")
 
 
-def test_non_utf8_file_names_likely_encoding_and_first_bad_byte():
-    rows = [[f"Le café numéro {i} est très élégant à Noël", YES_NO, "0"] for i in range(30)]
+# Short texts: charset_normalizer alone guesses cp1006 (Urdu) or cp1250 (Central European) for them.
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1"])
+@pytest.mark.parametrize("count", [1, 30])
+def test_latin1_file_is_named_windows_1252_with_its_first_bad_byte(encoding, count):
+    rows = [[f"Le café numéro {i} est très élégant à Noël", YES_NO, "0"] for i in range(count)]
     text = classification(["Plain first row", YES_NO, "0"], *rows)
-    data = text.encode("cp1252")
+    data = text.encode(encoding)
     [problem] = errors(data)
     first_bad = data.index(b"\xe9")
-    assert problem.startswith(
+    assert problem == (
         f"file: the file is not saved as UTF-8: the byte 0xE9 in row 3 (byte {first_bad + 1} of the file) "
-        "is not valid UTF-8. It looks like "
+        'is not valid UTF-8. It looks like Windows-1252 (Latin-1) text, in which this byte is "é". '
+        'Save it again as UTF-8: in Excel use File > Save As > "CSV UTF-8 (Comma delimited)"; '
+        'in Google Sheets use File > Download > "Comma Separated Values (.csv)"; '
+        'in LibreOffice use File > Save As > "Text CSV" with the UTF-8 character set.'
     )
-    assert any(f"It looks like {name} text." in problem for name in ("cp1252", "cp1250", "latin_1"))
-    assert problem.endswith('Save or export it again choosing "CSV UTF-8" as the format.')
+
+
+def test_other_scripts_keep_their_own_encoding_name():
+    rows = [[f"Это вопрос номер {i}, правда ли это?", YES_NO, "0"] for i in range(30)]
+    [problem] = errors(classification(*rows).encode("cp1251"))
+    assert "It looks like Windows-1251 (Cyrillic) text." in problem
 
 
 def test_bad_byte_row_counts_records_with_newlines():
@@ -318,13 +328,24 @@ def test_empty_column_names_after_the_last_column_are_only_extra():
     ]
 
 
-@pytest.mark.parametrize(("separator", "name"), [(";", "semicolons"), ("\t", "tabs")])
-def test_wrong_separator(separator, name):
-    text = f"prompt{separator}classes{separator}answer_index\nQ?{separator}[' a', ' b']{separator}0\n"
-    assert errors(text)[0] == (
-        f"file: the columns seem to be separated by {name} rather than commas; "
-        "export the file as CSV with commas between the columns"
+@pytest.mark.parametrize(
+    ("separator", "name"),
+    [
+        (";", "semicolons rather than commas (Excel does so where a comma is the decimal separator)"),
+        ("\t", "tabs rather than commas"),
+    ],
+)
+def test_wrong_separator_is_the_one_problem(separator, name):
+    # The commas inside the cells make every row look too long for a one-column header.
+    text = f"prompt{separator}classes{separator}answer_index\n" + "".join(
+        f"Q{i}, really?{separator}[' a', ' b']{separator}0\n" for i in range(40)
     )
+    assert errors(text) == [
+        f"file: the columns seem to be separated by {name}, so no row could be read. "
+        'Export it as CSV instead: in Excel use File > Save As > "CSV UTF-8 (Comma delimited)"; '
+        'in Google Sheets use File > Download > "Comma Separated Values (.csv)"; '
+        'in LibreOffice use File > Save As > "Text CSV" with the UTF-8 character set.'
+    ]
 
 
 def test_too_few_examples():
@@ -512,25 +533,24 @@ def test_every_problem_is_reported_in_row_then_column_order():
         ["C?", YES_NO, "7"],
         ["", YES_NO, "0"],
     )
+    # The same problem in several rows is one line, at its first row.
     assert errors(text) == [
-        "row 3, column prompt: the prompt is empty",
+        "row 3, column prompt: the prompt is empty — the same problem in 2 rows: 3, 5",
         "row 3, column classes: there must be at least 2 classes, but there is 1",
         'row 3, column answer_index: "x" is not a whole number; '
         "answer_index must be the position of the correct class, counting from 0",
         "row 4, column answer_index: answer_index 7 is out of range for 2 classes (0 to 1)",
-        "row 5, column prompt: the prompt is empty",
     ]
 
 
 def test_problems_beyond_max_errors_are_counted():
-    text = classification(*[["", YES_NO, "0"] for _ in range(60)])
-    report = validate(text)
-    assert len(report.errors) == 50 and report.errors_omitted == 10
-    assert report.errors[-1] == Problem("the prompt is empty", row=51, column="prompt")
-    assert report.lines()[-1] == "... and 10 more problems"
-    assert len(report.lines()) == 51
-    small = validate(text, max_errors=3)
-    assert len(small.errors) == 3 and small.errors_omitted == 57
+    rows = [["", YES_NO, "0"], ["B?", "[' Yes']", "0"], ["C?", YES_NO, "x"], ["D?", YES_NO, "7"]]
+    text = classification(*rows * 15)
+    report = validate(text, max_errors=3)
+    assert len(report.errors) == 3 and report.errors_omitted == 1
+    assert report.errors[-1].column == "answer_index" and report.errors[-1].row == 4
+    assert report.lines()[-1] == "... and 1 more problems"
+    assert len(report.lines()) == 4
 
 
 def test_classes_without_a_leading_space_give_one_warning():
@@ -585,6 +605,10 @@ def test_problem_str():
     assert str(Problem("bad", row=5, column="classes")) == "row 5, column classes: bad"
     assert str(Problem("bad", row=5)) == "row 5: bad"
     assert str(Problem("bad")) == "file: bad"
+    assert str(Problem("bad", row=5, rows=(5, 6, 7, 9))) == "row 5: bad — the same problem in 4 rows: 5–7, 9"
+    assert str(Problem("bad 1", row=5, column="classes", rows=(5, 8), varied=True)) == (
+        "row 5, column classes: bad 1 — the same kind of problem in 2 rows, with other values: 5, 8"
+    )
 
 
 def test_messages_stay_on_one_line():

@@ -83,13 +83,24 @@ def test_invalid_file_lists_every_problem_and_exits_1(tmp_path):
     ]
 
 
-def test_problems_are_capped_with_a_count_line(tmp_path):
+def test_the_same_problem_in_many_rows_is_one_line_naming_the_first_row(tmp_path):
     path = write_task(tmp_path, [["", YES_NO, "0"]] * 70)
     status, lines = run(str(path), metric="classification", min_examples=1)
     assert status == 1
-    assert len(lines) == 51
-    assert lines[0] == "row 2, column prompt: the prompt is empty"
-    assert lines[-1] == "... and 20 more problems"
+    assert lines == ["row 2, column prompt: the prompt is empty — the same problem in 70 rows: 2–71"]
+
+
+def test_problems_are_capped_with_a_count_line(tmp_path):
+    # A control character in each of 60 extra columns: 60 problems that no grouping joins.
+    extra = tuple(f"note {k}" for k in range(60))
+    path = write_task(
+        tmp_path, [["Q?", YES_NO, "0", *["\x07"] * 60]], header=("prompt", "classes", "answer_index", *extra)
+    )
+    status, lines = run(str(path), metric="classification", min_examples=1)
+    assert status == 1
+    assert len(lines) == 52 and lines[0].startswith("warning: file: these columns are not used")
+    assert lines[1].startswith("row 2, column note 0: the cell holds the control character")
+    assert lines[-1] == "... and 10 more problems"
 
 
 @pytest.mark.parametrize("metric", ["sequence_prob", "logodds", "absolute_logodds"])
