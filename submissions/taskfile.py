@@ -544,8 +544,11 @@ def _blank_positions(column: pd.Series) -> list[int]:
 def _grouped(problems: list[Problem]) -> list[Problem]:
     """One problem per column and kind of message, naming all its rows, in the order of their first rows."""
     groups: dict[tuple[str | None, str, int], list[Problem]] = {}
+    kinds: dict[str, str] = {}  # a file repeats its messages: abstract each once
     for problem in problems:
-        kind = (problem.column, _VALUES.sub("_", problem.message))
+        if problem.message not in kinds:
+            kinds[problem.message] = _VALUES.sub("_", problem.message)
+        kind = (problem.column, kinds[problem.message])
         # A row with two problems of one kind (two repeated classes) joins two groups: the first of
         # each row's, and the second of each row's.
         key = (*kind, 0)
