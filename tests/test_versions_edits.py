@@ -67,9 +67,7 @@ def test_an_edit_that_changes_nothing_is_refused_and_keeps_what_was_typed(
         # The same answers as the form sends them (CR LF line breaks, surrounding spaces), and no new file.
         response = _edit(client, submission, description=f"  {ANSWERS['description']}\r\n")
     assert response.status_code == 200
-    message = (
-        "Nothing changed since version 1: change an answer or upload a new file to save a new version."
-    )
+    message = "Nothing changed since version 1: change an answer or upload a new file to save a new version."
     assert response.context["form"].non_field_errors() == [message]
     html = response.content.decode()
     assert message in html
@@ -79,7 +77,9 @@ def test_an_edit_that_changes_nothing_is_refused_and_keeps_what_was_typed(
     assert callbacks == []  # no run sent, no receipt
 
 
-def test_uploading_the_same_file_again_with_the_same_answers_is_refused_too(alice, open_round, first, valid_csv):
+def test_uploading_the_same_file_again_with_the_same_answers_is_refused_too(
+    alice, open_round, first, valid_csv
+):
     with pytest.raises(NothingChanged, match="Nothing changed since version 1"):
         submit_task(
             user=alice,
@@ -89,6 +89,28 @@ def test_uploading_the_same_file_again_with_the_same_answers_is_refused_too(alic
             submission=first.submission,
         )
     assert first.submission.versions.count() == 1
+
+
+def test_the_same_edit_saved_by_a_teammate_meanwhile_is_refused_the_second_time(
+    alice, bob, open_round, first, monkeypatch
+):
+    from submissions import services
+
+    validate = services.validate_task_upload
+    edited = {**ANSWERS, "task_name": "Renamed"}
+
+    def validate_while_bob_saves(**kwargs):
+        monkeypatch.setattr(services, "validate_task_upload", validate)
+        submission = Submission.objects.get(pk=first.submission_id)
+        teammate = type(bob).objects.get(pk=bob.pk)  # as a request would load him, in alice's team
+        submit_task(user=teammate, round=open_round, answers=edited, upload=None, submission=submission)
+        return validate(**kwargs)
+
+    monkeypatch.setattr(services, "validate_task_upload", validate_while_bob_saves)
+    submission = Submission.objects.get(pk=first.submission_id)
+    with pytest.raises(NothingChanged, match="Nothing changed since version 2"):
+        submit_task(user=alice, round=open_round, answers=edited, upload=None, submission=submission)
+    assert submission.versions.count() == 2
 
 
 def test_an_edit_of_answers_only_keeps_the_files_results_without_new_runs(
