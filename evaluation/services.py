@@ -9,7 +9,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -71,9 +71,56 @@ def _back_to_queue(run: EvaluationRun, runs, **reset) -> bool:
 
 
 def enqueue_runs(*, version) -> list[EvaluationRun]:
-    """One run per model of every active series."""
+    """One run per model of every active series; a model that has a run already (reused results) keeps it."""
     models = LanguageModel.objects.filter(series__is_active=True).select_related("series")
     return [_ensure_run(version, model)[0] for model in models]
+
+
+# Everything a run holds but its own id and version: a copy keeps its model, status, times, attempts, failure,
+# aggregates, subsample seed and engine version.
+_COPIED_RUN_FIELDS = tuple(
+    f.attname for f in EvaluationRun._meta.concrete_fields if f.name not in ("id", "version")
+)
+
+
+def _copy_results_sql() -> str:
+    """One INSERT … SELECT that gives each copied run of a version the per-example results of the run it copies
+    (the run of the same model): the rows never leave the database."""
+    q = connection.ops.quote_name
+    results, runs = ExampleResult._meta, EvaluationRun._meta
+    values = [q(f.column) for f in results.concrete_fields if f.name not in ("id", "run")]
+    run_id, pk = q(results.get_field("run").column), q(runs.pk.column)
+    model, version, status = (q(runs.get_field(name).column) for name in ("model", "version", "status"))
+    # Only the models' own quoted names are formatted in; every value is a query parameter.
+    return (
+        f"INSERT INTO {q(results.db_table)} ({run_id}, {', '.join(values)}) "  # noqa: S608
+        f"SELECT dst.{pk}, {', '.join('r.' + v for v in values)} FROM {q(results.db_table)} r "
+        f"JOIN {q(runs.db_table)} src ON src.{pk} = r.{run_id} "
+        f"JOIN {q(runs.db_table)} dst ON dst.{model} = src.{model} "
+        f"WHERE src.{version} = %s AND dst.{version} = %s AND src.{status} = %s"
+    )
+
+
+def reuse_results(*, version, previous) -> list[EvaluationRun]:
+    """When ``version`` has the same file and metric as ``previous``, the version it replaces, its runs would
+    give the same results: give it a copy of each finished run of ``previous`` instead, with the per-example
+    results, in the caller's transaction, and send nothing to a worker. Runs not finished on ``previous`` are
+    left to enqueue_runs. Returns the copies (none when the file or the metric changed)."""
+    if (version.sha256, version.metric) != (previous.sha256, previous.metric):
+        return []
+    finished = EvaluationRun.objects.filter(version=previous, status__in=(Status.SUCCEEDED, Status.FAILED))
+    copies = EvaluationRun.objects.bulk_create(
+        EvaluationRun(version=version, **{name: getattr(run, name) for name in _COPIED_RUN_FIELDS})
+        for run in finished
+    )
+    if copies:
+        with connection.cursor() as cursor:
+            cursor.execute(_copy_results_sql(), [previous.pk, version.pk, Status.SUCCEEDED])
+    logger.info(
+        "results reused from the previous version",
+        extra={"version": version.pk, "previous": previous.pk, "runs": len(copies)},
+    )
+    return copies
 
 
 def enqueue_current_versions(*, series: ModelSeries) -> int:

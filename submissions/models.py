@@ -74,6 +74,19 @@ class Submission(models.Model):
         return reverse("submission_detail", args=[self.pk])
 
 
+# How the version history names the answers that changed, in the order of the form.
+ANSWER_LABELS = {
+    "task_name": "task name",
+    "authors": "authors",
+    "description": "description",
+    "importance": "importance",
+    "expected_inverse_scaling": "why inverse scaling",
+    "data_generation": "data generation",
+    "annotator_expertise": "annotator expertise",
+    "license": "licence",
+}
+
+
 def task_file_name(sha256: str) -> str:
     return f"tasks/{sha256[:2]}/{sha256}.csv"
 
@@ -126,6 +139,9 @@ class SubmissionVersion(models.Model):
     preview = models.JSONField(
         default=list, blank=True, help_text="The first examples, as the validator read them."
     )
+    # What changed from the version before, computed once when the version is created: {"first": true}, or
+    # any of {"file": true, "metric": [before, after], "answers": [field names]}.
+    changes = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["submission", "-number"]
@@ -135,3 +151,17 @@ class SubmissionVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} v{self.number}"
+
+    def changes_described(self) -> list[str]:
+        """What changed from the version before, in a few words per change (for the version history)."""
+        if self.changes.get("first"):
+            return ["first version"]
+        described = []
+        if self.changes.get("file"):
+            described.append(f"new file ({self.example_count:,} examples)")
+        if self.changes.get("metric"):
+            before, after = self.changes["metric"]
+            described.append(f"metric {before} → {after}")
+        if self.changes.get("answers"):
+            described.append("answers: " + ", ".join(ANSWER_LABELS[f] for f in self.changes["answers"]))
+        return described

@@ -89,6 +89,15 @@ def versions_of(submission: Submission) -> QuerySet[SubmissionVersion]:
     return submission.versions.select_related("created_by").order_by("-number")
 
 
+def previous_version(*, version: SubmissionVersion) -> SubmissionVersion | None:
+    """The version that was current before ``version`` was saved (None for a submission's first)."""
+    return (
+        SubmissionVersion.objects.filter(submission=version.submission_id, number__lt=version.number)
+        .order_by("-number")
+        .first()
+    )
+
+
 class StoredFileInvalid(ValueError):
     """A stored task file that the validator now refuses (the rules changed since it was submitted)."""
 

@@ -41,6 +41,17 @@ class TaskFileInvalid(Exception):
         self.report = report
 
 
+class NothingChanged(Exception):
+    """An edit with the current version's file, metric and answers: it would make an identical version."""
+
+    def __init__(self, *, version: SubmissionVersion):
+        super().__init__(
+            f"Nothing changed since version {version.number}: change an answer or upload a new file "
+            "to save a new version."
+        )
+        self.version = version
+
+
 @dataclass(frozen=True)
 class TaskUpload:
     name: str
@@ -87,15 +98,37 @@ def validate_task_upload(*, data: bytes, filename: str, metric: str, round: Roun
     )
 
 
-def _store_task_file(data: bytes) -> tuple[str, str]:
+def _store_task_file(data: bytes, *, sha256: str) -> str:
     """Store the bytes under their sha256. The same bytes always land in the same file, written once."""
-    sha256 = hashlib.sha256(data).hexdigest()
     name = task_file_name(sha256)
     if not default_storage.exists(name):
         stored = default_storage.save(name, ContentFile(data))
         if stored != name:  # another request stored the same bytes a moment ago
             default_storage.delete(stored)
-    return name, sha256
+    return name
+
+
+def _changes(*, previous: SubmissionVersion | None, answers: dict, sha256: str) -> dict:
+    """What a new version with these answers and file changes from ``previous`` (see SubmissionVersion.changes);
+    empty when it changes nothing."""
+    if previous is None:
+        return {"first": True}
+    changes = {}
+    if sha256 != previous.sha256:
+        changes["file"] = True
+    if answers["metric"] != previous.metric:
+        changes["metric"] = [previous.metric, answers["metric"]]
+    changed = [f for f in ANSWER_FIELDS if f != "metric" and answers[f] != getattr(previous, f)]
+    if changed:
+        changes["answers"] = changed
+    return changes
+
+
+def _ensure_something_changed(*, previous: SubmissionVersion | None, answers: dict, sha256: str) -> dict:
+    changes = _changes(previous=previous, answers=answers, sha256=sha256)
+    if not changes:
+        raise NothingChanged(version=previous)
+    return changes
 
 
 def _preview(report: TaskFileReport) -> list[dict]:
@@ -117,6 +150,7 @@ def submit_task(
     """Create a submission (or a new version of ``submission``) from the form's answers and a CSV.
 
     Without a new upload, a new version keeps the current version's file, re-validated for the chosen metric.
+    An edit that changes neither the file, the metric nor any answer raises NothingChanged and saves nothing.
     The file is validated, hashed and stored before any transaction begins: checking a large file takes seconds,
     and on the embedded SQLite a transaction holds the one write lock that every other request waits for.
     """
@@ -136,13 +170,17 @@ def submit_task(
         current = submission.current_version
         with current.task_file.open("rb") as f:
             upload = TaskUpload(name=current.original_filename, data=f.read())
+    sha256 = hashlib.sha256(upload.data).hexdigest()
+    if submission is not None:
+        # Before the file's validation, which takes seconds; checked again below on the locked submission.
+        _ensure_something_changed(previous=submission.current_version, answers=answers, sha256=sha256)
 
     report = validate_task_upload(
         data=upload.data, filename=upload.name, metric=answers["metric"], round=round
     )
     if not report.ok:
         raise TaskFileInvalid(report)
-    file_name, sha256 = _store_task_file(upload.data)
+    file_name = _store_task_file(upload.data, sha256=sha256)
 
     with transaction.atomic():
         ensure_round_open(round=round)  # the deadline may have passed while the file was being checked
@@ -150,6 +188,10 @@ def submit_task(
             submission = Submission.objects.create(round=round, team=team_of(user), created_by=user)
         else:
             submission = Submission.objects.select_for_update().get(pk=submission.pk)
+        # A teammate may have saved a version meanwhile: compare with the current one under the lock.
+        changes = _ensure_something_changed(
+            previous=submission.current_version, answers=answers, sha256=sha256
+        )
         number = (submission.versions.aggregate(n=Max("number"))["n"] or 0) + 1
         version = SubmissionVersion.objects.create(
             submission=submission,
@@ -162,6 +204,7 @@ def submit_task(
             example_count=report.n_examples,
             validation_warnings=[str(w) for w in report.warnings],
             preview=_preview(report),
+            changes=changes,
             **{field: answers[field] for field in ANSWER_FIELDS},
         )
         submission.current_version = version

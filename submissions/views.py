@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 from submissions import selectors, services
 from submissions.forms import SubmissionForm
 from submissions.models import Round, Submission
-from submissions.services import TaskFileInvalid, TaskUpload
+from submissions.services import NothingChanged, TaskFileInvalid, TaskUpload
 
 
 def _form(request: HttpRequest, **kwargs) -> SubmissionForm:
@@ -27,7 +27,8 @@ def _upload_of(form: SubmissionForm) -> TaskUpload | None:
 
 
 def _save(request, form: SubmissionForm, *, round: Round, submission: Submission | None):
-    """Run the submission service; on a bad CSV, put every problem beside the file field and keep the answers."""
+    """Run the submission service; on a bad CSV, put every problem beside the file field and keep the answers;
+    on an edit that changes nothing, say so above the form and keep what was typed."""
     try:
         return services.submit_task(
             user=request.user,
@@ -43,6 +44,8 @@ def _save(request, form: SubmissionForm, *, round: Round, submission: Submission
         messages.error(
             request, "The task file has problems; nothing was saved. Fix them and upload it again."
         )
+    except NothingChanged as unchanged:
+        form.add_error(None, str(unchanged))
     return None
 
 
