@@ -132,32 +132,30 @@ def _curve(evidence: SeriesEvidence) -> Curve:
     )
 
 
-def _png_title(version, series_name: str, what: str) -> str:
+def _png_title(version, series_name: str, kind: str = "scaling") -> str:
+    """The title of a chart's image: "<task name> — <series> — <metric>"."""
+    if kind == "accuracy":
+        what = f"accuracy ({version.metric})"
+    else:
+        label = Metric(version.metric).label  # "Classification loss (classification)"
+        what = f"mean {label[0].lower()}{label[1:]}"
     return f"{version.task_name} — {series_name} — {what}"
 
 
 def _series_figures(version, series_name: str, curve: Curve, *, n_classes: int | None) -> dict:
     """A series' charts as plotly JSON by kind; each carries the title its downloaded image shows."""
     metric = version.metric
-    metric_label = Metric(metric).label
     figures = {
         "scaling": _json(
             scaling_figure(
-                [curve],
-                metric=metric,
-                n_classes=n_classes,
-                png_title=_png_title(
-                    version, series_name, f"mean {metric_label[0].lower()}{metric_label[1:]}"
-                ),
+                [curve], metric=metric, n_classes=n_classes, png_title=_png_title(version, series_name)
             )
         )
     }
     if metric != "sequence_prob":
         figures["accuracy"] = _json(
             accuracy_figure(
-                [curve],
-                n_classes=n_classes,
-                png_title=_png_title(version, series_name, f"accuracy ({metric})"),
+                [curve], n_classes=n_classes, png_title=_png_title(version, series_name, "accuracy")
             )
         )
     return figures
@@ -268,7 +266,12 @@ def _combined_figure(version, evidences: list[SeriesEvidence]) -> dict | None:
     figure = cache.get(key)
     if figure is None:
         figure = _json(
-            scaling_figure([e.curve for e in shown], metric=version.metric, n_classes=_n_classes(version))
+            scaling_figure(
+                [e.curve for e in shown],
+                metric=version.metric,
+                n_classes=_n_classes(version),
+                png_title=_png_title(version, "all series"),
+            )
         )
         cache.set(key, figure, CACHE_SECONDS)
     return {"scaling": figure}

@@ -161,7 +161,7 @@ def _layout(fig: go.Figure, *, title: str, png_title: str) -> None:
         showlegend=True,  # names the series and the dashed chance line, also in a downloaded image
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
         font={"size": 13},
-        meta={"png_title": png_title} if png_title else None,
+        meta=_image_meta(png_title) if png_title else None,
     )
 
 
@@ -349,18 +349,28 @@ def _is_executable(path: str | Path) -> bool:
     return Path(path).is_file() and os.access(path, os.X_OK)
 
 
+def _image_meta(png_title: str) -> dict:
+    """The title an image of the figure shows, as plotly text, and the top margin it needs: kept in the
+    figure's ``meta`` for :func:`for_image` here and for the page's own "Download plot" button.
+
+    plotly reads tags in titles, so a task named "<b>x</b>" is escaped to show as written; a long title breaks
+    after the task's name rather than running off the image.
+    """
+    lines = png_title.split(" — ", 1) if len(png_title) > TITLE_LINE and " — " in png_title else [png_title]
+    return {
+        "image_title": "<br>".join(html.escape(line, quote=False) for line in lines),
+        "image_margin_top": 70 + 25 * len(lines),
+    }
+
+
 def for_image(fig: go.Figure) -> go.Figure:
     """The figure as a downloaded image shows it: titled with its ``png_title`` (task, series and metric; the
     page names those around the chart) and without the page's buttons, which do nothing in an image."""
     image = go.Figure(fig)
-    title = image.layout.meta.get("png_title") if isinstance(image.layout.meta, dict) else None
-    if title:
-        # plotly reads tags in titles: a task named "<b>x</b>" is shown as written. A long title breaks
-        # after the task's name rather than running off the image.
-        lines = title.split(" — ", 1) if len(title) > TITLE_LINE and " — " in title else [title]
+    meta = image.layout.meta if isinstance(image.layout.meta, dict) else {}
+    if meta.get("image_title"):
         image.update_layout(
-            title={"text": "<br>".join(html.escape(line, quote=False) for line in lines), "x": 0.5},
-            margin={"t": 70 + 25 * len(lines)},
+            title={"text": meta["image_title"], "x": 0.5}, margin={"t": meta["image_margin_top"]}
         )
     image.layout.updatemenus = ()
     return image
