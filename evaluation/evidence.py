@@ -48,6 +48,11 @@ class SeriesEvidence:
     def succeeded(self) -> list[EvaluationRun]:
         return [r for r in self.runs if r.status == EvaluationRun.Status.SUCCEEDED]
 
+    @property
+    def unequal_class_tokens(self) -> list[EvaluationRun]:
+        """The succeeded runs whose model's tokenizer gives the task's classes different token counts."""
+        return [r for r in self.succeeded if r.unequal_class_tokens]
+
 
 def _code_fingerprint() -> str:
     """A digest of the modules whose code shapes a cache entry: after a deploy that changes them, no view reads
