@@ -159,7 +159,15 @@ def _layout(fig: go.Figure, *, title: str, png_title: str) -> None:
         margin={"l": 70, "r": 30, "t": 80 if title else 60, "b": 60},
         hovermode="closest",
         showlegend=True,  # names the series and the dashed chance line, also in a downloaded image
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        # Under the chart, its height grown to fit: above it the linear/log buttons would cover a long legend.
+        legend={
+            "orientation": "h",
+            "yref": "container",
+            "yanchor": "bottom",
+            "y": 0,
+            "xanchor": "left",
+            "x": 0,
+        },
         font={"size": 13},
         meta=_image_meta(png_title) if png_title else None,
     )
