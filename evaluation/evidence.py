@@ -21,7 +21,7 @@ from evaluation import plots, selectors, trends
 from evaluation.models import EvaluationRun, ModelSeries
 from evaluation.plots import Curve, Point, accuracy_figure, scaling_figure
 from evaluation.trends import ModelValues, Trend, scaling_trend
-from submissions.models import SubmissionVersion
+from submissions.models import Metric, SubmissionVersion
 from submissions.selectors import version_examples
 
 DRILL_DOWN = 5
@@ -47,6 +47,11 @@ class SeriesEvidence:
     @property
     def succeeded(self) -> list[EvaluationRun]:
         return [r for r in self.runs if r.status == EvaluationRun.Status.SUCCEEDED]
+
+    @property
+    def unequal_class_tokens(self) -> list[EvaluationRun]:
+        """The succeeded runs whose model's tokenizer gives the task's classes different token counts."""
+        return [r for r in self.succeeded if r.unequal_class_tokens]
 
 
 def _code_fingerprint() -> str:
@@ -103,6 +108,7 @@ def _series_key(version, evidence: SeriesEvidence) -> str:
     """The cache key of a series' computed evidence: it changes whenever one of its results does."""
     identity = [
         version.sha256,
+        version.task_name,  # in the charts' titles
         version.metric,
         evidence.series.pk,
         evidence.series.name,
@@ -131,6 +137,35 @@ def _curve(evidence: SeriesEvidence) -> Curve:
     )
 
 
+def _png_title(version, series_name: str, kind: str = "scaling") -> str:
+    """The title of a chart's image: "<task name> — <series> — <metric>"."""
+    if kind == "accuracy":
+        what = f"accuracy ({version.metric})"
+    else:
+        label = Metric(version.metric).label  # "Classification loss (classification)"
+        what = f"mean {label[0].lower()}{label[1:]}"
+    return f"{version.task_name} — {series_name} — {what}"
+
+
+def _series_figures(version, series_name: str, curve: Curve, *, n_classes: int | None) -> dict:
+    """A series' charts as plotly JSON by kind; each carries the title its downloaded image shows."""
+    metric = version.metric
+    figures = {
+        "scaling": _json(
+            scaling_figure(
+                [curve], metric=metric, n_classes=n_classes, png_title=_png_title(version, series_name)
+            )
+        )
+    }
+    if metric != "sequence_prob":
+        figures["accuracy"] = _json(
+            accuracy_figure(
+                [curve], n_classes=n_classes, png_title=_png_title(version, series_name, "accuracy")
+            )
+        )
+    return figures
+
+
 def _compute(version, pending: list[SeriesEvidence]) -> dict[int, dict]:
     """Charts, trend and drill-down of series with succeeded runs, by series id, as plain data to cache.
 
@@ -146,9 +181,7 @@ def _compute(version, pending: list[SeriesEvidence]) -> dict[int, dict]:
     for evidence in pending:
         done = evidence.succeeded
         curve = _curve(evidence)
-        figures = {"scaling": _json(scaling_figure([curve], metric=metric, n_classes=n_classes))}
-        if metric != "sequence_prob":
-            figures["accuracy"] = _json(accuracy_figure([curve], n_classes=n_classes))
+        figures = _series_figures(version, evidence.series.name, curve, n_classes=n_classes)
         rows = sorted(set.intersection(*(set(values[r.pk]) for r in done)))
         trend = None
         if len(done) >= 2 and rows:
@@ -238,7 +271,12 @@ def _combined_figure(version, evidences: list[SeriesEvidence]) -> dict | None:
     figure = cache.get(key)
     if figure is None:
         figure = _json(
-            scaling_figure([e.curve for e in shown], metric=version.metric, n_classes=_n_classes(version))
+            scaling_figure(
+                [e.curve for e in shown],
+                metric=version.metric,
+                n_classes=_n_classes(version),
+                png_title=_png_title(version, "all series"),
+            )
         )
         cache.set(key, figure, CACHE_SECONDS)
     return {"scaling": figure}

@@ -91,6 +91,9 @@ class EvaluationRun(models.Model):
     accuracy = models.FloatField(null=True, blank=True)
     subsample_seed = models.BigIntegerField(null=True, blank=True)
     engine_version = models.CharField(max_length=40, blank=True)
+    # How many evaluated examples have classes of different token counts on the model's tokenizer (the rules
+    # ask for equal lengths); null when unknown: a backend without a tokenizer, or a result cached before.
+    unequal_class_tokens = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["model__series__order", "model__order", "model__parameter_count"]

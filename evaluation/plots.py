@@ -6,6 +6,7 @@ turn it into a PNG with :func:`figure_png` (kaleido, which drives a headless Chr
 
 from __future__ import annotations
 
+import html
 import math
 import os
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from contest.rules import CLASSIFICATION, LOGODDS, LOSS_METRICS
+from contest.rules import CLASSIFICATION, LOGODDS
 from evaluation.trends import check_metric
 
 PALETTE = qualitative.Plotly
@@ -34,6 +35,8 @@ Y_TITLES = {
     "absolute_logodds": "Absolute log-odds difference (lower is better)",
 }
 X_TITLE = "Parameters"
+TITLE_LINE = 70  # characters of an image's title on one line (800 px at 17 px)
+MIN_TICKS = 4  # labelled ticks over the shown values, however narrow their band
 
 
 class PngExportUnavailable(RuntimeError):
@@ -86,7 +89,7 @@ def _x_axis(points: Sequence[Point]) -> dict:
 
 def _log_y_ticks(values: Sequence[float]) -> dict:
     """Plain labels ("0.2", "0.5", "1") at 1, 2 and 5 times the powers of ten on a log y axis spanning over
-    about a decade, instead of plotly's lone leading digits; narrower spans keep plotly's own ticks."""
+    about a decade, instead of plotly's lone leading digits; narrower spans keep the linear axis' ticks."""
     positive = [v for v in values if v > 0 and math.isfinite(v)]
     if not positive or math.log10(max(positive) / min(positive)) < 0.7:
         return {}
@@ -95,34 +98,118 @@ def _log_y_ticks(values: Sequence[float]) -> dict:
     return {"tickmode": "array", "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
 
 
-def _layout(fig: go.Figure, *, title: str, n_traces: int) -> None:
+def _multiples(step: float, low: float, high: float) -> list[float]:
+    first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+    return [k * step for k in range(first, last + 1)]
+
+
+def _tick_step(low: float, high: float) -> float:
+    """The largest step of 1, 2 or 5 times a power of ten with at least MIN_TICKS multiples in [low, high]."""
+    step = 10.0 ** math.floor(math.log10(high - low))
+    while True:
+        for m in (1.0, 0.5, 0.2):
+            if len(_multiples(step * m, low, high)) >= MIN_TICKS:
+                return step * m
+        step /= 10
+
+
+@dataclass(frozen=True)
+class ValueAxis:
+    """A linear value axis: its range, its labelled ticks, and whether the chance line lies inside it."""
+
+    range: tuple[float, float]
+    tickvals: list[float]
+    ticktext: list[str]
+    chance_shown: bool
+
+
+def value_axis(values: Sequence[float], *, chance: float | None = None) -> ValueAxis:
+    """A linear axis over ``values`` with at least MIN_TICKS labelled ticks among them, whatever their range.
+
+    The chance value joins the range only while the data keep at least half of the axis: a chance loss of
+    ln 2 = 0.69 under losses around 3.4 would squeeze them into a sliver, so it is named in the legend instead.
+    """
+    shown = [v for v in values if math.isfinite(v)]
+    low, high = (min(shown), max(shown)) if shown else (0.0, 1.0)
+    if high - low < 1e-12 * max(1.0, abs(high)):  # one value: a band of ±5% around it (±0.5 around 0)
+        half = abs(high) * 0.05 or 0.5
+        low, high = low - half, high + half
+    step = _tick_step(low, high)
+    axis_low, axis_high = low, high
+    chance_shown = False
+    if chance is not None and max(high, chance) - min(low, chance) <= 2 * (high - low):
+        axis_low, axis_high, chance_shown = min(low, chance), max(high, chance), True
+    pad = 0.05 * (axis_high - axis_low)  # keeps the extreme bars and the chance line off the axis lines
+    axis_low, axis_high = axis_low - pad, axis_high + pad
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    ticks = [round(t, decimals + 3) for t in _multiples(step, axis_low, axis_high)]
+    return ValueAxis(
+        range=(axis_low, axis_high),
+        tickvals=ticks,
+        ticktext=[f"{t:.{decimals}f}" for t in ticks],
+        chance_shown=chance_shown,
+    )
+
+
+def _layout(fig: go.Figure, *, title: str, png_title: str) -> None:
     fig.update_layout(
         template="plotly_white",
         title={"text": title, "x": 0.5, "xanchor": "center"},
         autosize=True,  # no fixed width: the page's container and figure_png give the size
-        margin={"l": 70, "r": 30, "t": 80 if title else 50, "b": 60},
+        margin={"l": 70, "r": 30, "t": 80 if title else 60, "b": 60},
         hovermode="closest",
-        showlegend=n_traces > 1,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        showlegend=True,  # names the series and the dashed chance line, also in a downloaded image
+        # Under the chart, its height grown to fit: above it the linear/log buttons would cover a long legend.
+        legend={
+            "orientation": "h",
+            "yref": "container",
+            "yanchor": "bottom",
+            "y": 0,
+            "xanchor": "left",
+            "x": 0,
+        },
         font={"size": 13},
+        meta=_image_meta(png_title) if png_title else None,
     )
 
 
-def _chance_line(fig: go.Figure, value: float, *, log_axis: bool, label: str = "chance") -> None:
-    """A dashed horizontal line across the plot at ``value``, labelled at its right end."""
-    fig.add_hline(y=value, line_dash="dash", line_color=CHANCE_COLOUR, line_width=1.5, layer="below")
-    # Shapes take data values on a log axis but annotations take log10 of them (plotly's convention).
-    fig.add_annotation(
-        x=1,
-        xref="x domain",
-        xanchor="right",
-        y=math.log10(value) if log_axis else value,
-        yref="y",
-        yanchor="bottom",
-        text=label,
-        showarrow=False,
-        font={"color": CHANCE_COLOUR},
+def _chance_line(fig: go.Figure, value: float, *, label: str, shown: bool = True) -> None:
+    """A dashed horizontal line across the plot at ``value``, named in the legend rather than by a label on the
+    plot (which would sit on the axis line or on the data); the legend also says when it lies off the axis."""
+    where = "" if shown else (", below the axis" if value < fig.layout.yaxis.range[0] else ", above the axis")
+    fig.add_hline(
+        y=value,
+        line_dash="dash",
+        line_color=CHANCE_COLOUR,
+        line_width=1.5,
+        layer="below",
+        showlegend=True,
+        name=f"{label}{where}",
     )
+
+
+def _prefixed(name: str, settings: dict) -> dict:
+    return {f"{name}.{key}": value for key, value in settings.items()}
+
+
+def _scale_toggle(linear: dict, log: dict) -> dict:
+    """Two buttons above the plot's right corner switching the value axis between linear and log scale."""
+    return {
+        "type": "buttons",
+        "direction": "right",
+        "showactive": True,
+        "active": 0,
+        "x": 1,
+        "xanchor": "right",
+        "y": 1.02,
+        "yanchor": "bottom",
+        "pad": {"r": 0, "t": 0},
+        "font": {"size": 11},
+        "buttons": [
+            {"label": "linear", "method": "relayout", "args": [linear]},
+            {"label": "log", "method": "relayout", "args": [log]},
+        ],
+    }
 
 
 def _style(index: int) -> dict:
@@ -134,13 +221,18 @@ def _style(index: int) -> dict:
 
 
 def scaling_figure(
-    curves: Sequence[Curve], *, metric: str, n_classes: int | None = None, title: str = ""
+    curves: Sequence[Curve],
+    *,
+    metric: str,
+    n_classes: int | None = None,
+    title: str = "",
+    png_title: str = "",
 ) -> go.Figure:
     """Mean metric value against parameters, one line per series, with standard-error bars.
 
-    Log-log axes for the losses (classification, sequence_prob; a linear y axis if a mean is not positive, which
-    a log axis cannot show), a linear y axis for the log-odds metrics (values may be negative). For
-    classification with ``n_classes`` a dashed "chance" line at the chance loss -log(1/n_classes).
+    A log x axis, and a linear value axis (see :func:`value_axis`) with buttons to switch it to a log scale
+    where every mean is positive (not for the signed log-odds). For classification with ``n_classes`` a dashed
+    "chance" line at the chance loss -log(1/n_classes). ``png_title`` is the title of the image export.
     """
     check_metric(metric)
     if n_classes is not None and n_classes < 2:
@@ -171,26 +263,40 @@ def scaling_figure(
         )
     points = _all_points(curves)
     chance = math.log(n_classes) if metric == CLASSIFICATION and n_classes else None
-    log_y = metric in LOSS_METRICS and all(p.mean > 0 for p in points)
-    _layout(fig, title=title, n_traces=len(curves))
+    shown = [p.mean + sign * p.stderr for p in points for sign in (-1, 1)]
+    axis = value_axis(shown, chance=chance)
+    _layout(fig, title=title, png_title=png_title)
     fig.update_xaxes(**_x_axis(points))
-    y_axis: dict = {"title": {"text": Y_TITLES[metric]}, "type": "log" if log_y else "linear"}
-    if log_y:
-        shown = [p.mean + sign * p.stderr for p in points for sign in (-1, 1)]
-        y_axis.update(_log_y_ticks(shown + ([chance] if chance else [])))
-    if metric == LOGODDS or not log_y:
-        y_axis.update(zeroline=True, zerolinecolor="#bbbbbb", zerolinewidth=1)
-    fig.update_yaxes(**y_axis)
+    linear = {
+        "type": "linear",
+        "range": list(axis.range),
+        "tickmode": "array",
+        "tickvals": axis.tickvals,
+        "ticktext": axis.ticktext,
+    }
+    fig.update_yaxes(title={"text": Y_TITLES[metric]}, **linear)
+    if metric == LOGODDS or axis.range[0] <= 0:
+        fig.update_yaxes(zeroline=True, zerolinecolor="#bbbbbb", zerolinewidth=1)
+    if metric != LOGODDS and points and all(p.mean > 0 for p in points):  # log: positive means only
+        extra = [p.mean for p in points] + ([chance] if axis.chance_shown else [])
+        on_log = [v for v in [*shown, *extra] if v > 0]  # the means, and the bars' ends above zero
+        low, high = math.log10(min(on_log)), math.log10(max(on_log))
+        pad = max(0.05 * (high - low), 0.005)
+        log = {**linear, **_log_y_ticks(on_log), "type": "log", "range": [low - pad, high + pad]}
+        fig.update_layout(updatemenus=[_scale_toggle(_prefixed("yaxis", linear), _prefixed("yaxis", log))])
     if chance is not None:
-        _chance_line(fig, chance, log_axis=log_y)
+        _chance_line(fig, chance, label=f"chance: ln {n_classes} = {chance:.3f}", shown=axis.chance_shown)
     return fig
 
 
-def accuracy_figure(curves: Sequence[Curve], *, n_classes: int | None = None, title: str = "") -> go.Figure:
+def accuracy_figure(
+    curves: Sequence[Curve], *, n_classes: int | None = None, title: str = "", png_title: str = ""
+) -> go.Figure:
     """Accuracy (classification, logodds) against parameters on a 0-100% axis, one line per series.
 
     Points without an accuracy are left out, and so are curves without any; with ``n_classes`` a dashed
     "chance" line at 1/n_classes. Raises ValueError when no point has an accuracy (sequence_prob has none).
+    ``png_title`` is the title of the figure exported as an image.
     """
     if n_classes is not None and n_classes < 2:
         raise ValueError(f"n_classes must be at least 2, got {n_classes}")
@@ -218,13 +324,13 @@ def accuracy_figure(curves: Sequence[Curve], *, n_classes: int | None = None, ti
         )
     if not plotted:
         raise ValueError("no accuracy to plot: none of the points has one (sequence_prob tasks have none)")
-    _layout(fig, title=title, n_traces=len(fig.data))
+    _layout(fig, title=title, png_title=png_title)
     fig.update_xaxes(**_x_axis(plotted))
     fig.update_yaxes(
         title={"text": "Accuracy (higher is better)"}, type="linear", range=[0, 1.02], tickformat=".0%"
     )
     if n_classes:
-        _chance_line(fig, 1 / n_classes, log_axis=False)
+        _chance_line(fig, 1 / n_classes, label=f"chance: {1 / n_classes:.0%}")
     return fig
 
 
@@ -251,11 +357,38 @@ def _is_executable(path: str | Path) -> bool:
     return Path(path).is_file() and os.access(path, os.X_OK)
 
 
+def _image_meta(png_title: str) -> dict:
+    """The title an image of the figure shows, as plotly text, and the top margin it needs: kept in the
+    figure's ``meta`` for :func:`for_image` here and for the page's own "Download plot" button.
+
+    plotly reads tags in titles, so a task named "<b>x</b>" is escaped to show as written; a long title breaks
+    after the task's name rather than running off the image.
+    """
+    lines = png_title.split(" — ", 1) if len(png_title) > TITLE_LINE and " — " in png_title else [png_title]
+    return {
+        "image_title": "<br>".join(html.escape(line, quote=False) for line in lines),
+        "image_margin_top": 70 + 25 * len(lines),
+    }
+
+
+def for_image(fig: go.Figure) -> go.Figure:
+    """The figure as a downloaded image shows it: titled with its ``png_title`` (task, series and metric; the
+    page names those around the chart) and without the page's buttons, which do nothing in an image."""
+    image = go.Figure(fig)
+    meta = image.layout.meta if isinstance(image.layout.meta, dict) else {}
+    if meta.get("image_title"):
+        image.update_layout(
+            title={"text": meta["image_title"], "x": 0.5}, margin={"t": meta["image_margin_top"]}
+        )
+    image.layout.updatemenus = ()
+    return image
+
+
 def figure_png(fig: go.Figure, *, width: int = 800, height: int = 500) -> bytes:
     """The figure as a PNG image of ``width`` × ``height`` pixels, rendered by kaleido in headless Chromium.
 
     Raises PngExportUnavailable, naming what to install, when kaleido or a browser is missing or the browser
-    cannot start. MathJax is turned off (kaleido would fetch it from a CDN; our figures have no LaTeX) and the
+    cannot start. The image is :func:`for_image` of the figure. MathJax is turned off (kaleido would fetch it from a CDN; our figures have no LaTeX) and the
     plotly.js bundled with plotly is used, so no network is needed. Starts a browser per call (about 2 s).
     """
     try:
@@ -270,7 +403,7 @@ def figure_png(fig: go.Figure, *, width: int = 800, height: int = 500) -> bytes:
         raise PngExportUnavailable(f"{found}. {INSTALL_HINT}")
     try:
         image = kaleido.calc_fig_sync(
-            fig.to_dict(),
+            for_image(fig).to_dict(),
             opts={"format": "png", "width": width, "height": height, "scale": 1},
             kopts={"path": browser, "mathjax": False},
         )

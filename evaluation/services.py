@@ -195,6 +195,7 @@ def complete_run(*, run_id: int, token: str, result: dict) -> bool:
     run.mean, run.stderr, run.accuracy = result["mean"], result["stderr"], result["accuracy"]
     run.subsample_seed = result["subsample_seed"]
     run.engine_version = result["engine_version"]
+    run.unequal_class_tokens = result.get("unequal_class_tokens")  # absent from results cached before
     run.save()
     return True
 

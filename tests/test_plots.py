@@ -42,10 +42,12 @@ def chance_shapes(fig):
 
 
 @pytest.mark.parametrize("metric", ["classification", "sequence_prob"])
-def test_losses_are_on_log_log_axes_with_error_bars(metric):
+def test_losses_on_a_log_parameter_axis_and_a_linear_value_axis_with_error_bars(metric):
     fig = scaling_figure([GPT3, PRIVATE], metric=metric, n_classes=2, title="Task")
     assert fig.layout.xaxis.type == "log"
-    assert fig.layout.yaxis.type == "log"
+    assert fig.layout.yaxis.type == "linear"
+    (toggle,) = fig.layout.updatemenus  # a log value axis is one click away
+    assert [b.args[0]["yaxis.type"] for b in toggle.buttons] == ["linear", "log"]
     assert fig.layout.xaxis.title.text == "Parameters"
     assert fig.layout.yaxis.title.text == "Mean loss (lower is better)"
     assert len(fig.data) == 2
@@ -70,16 +72,14 @@ def test_hover_names_the_models():
 
 
 def test_chance_line_only_for_classification_at_the_chance_loss():
-    fig = scaling_figure([GPT3], metric="classification", n_classes=4)
+    fig = scaling_figure([GPT3], metric="classification", n_classes=2)
     (line,) = chance_shapes(fig)
-    assert line.y0 == line.y1 == pytest.approx(math.log(4))
-    (label,) = [a for a in fig.layout.annotations if a.text == "chance"]
-    assert label.y == pytest.approx(math.log10(math.log(4)))  # a log axis: annotations take log10
+    assert line.y0 == line.y1 == pytest.approx(math.log(2))
+    assert line.showlegend and line.name == "chance: ln 2 = 0.693"  # named in the legend, not on the plot
+    assert not fig.layout.annotations
     assert not chance_shapes(scaling_figure([GPT3], metric="classification"))  # n_classes unknown
     for metric in ["sequence_prob", "logodds", "absolute_logodds"]:
-        fig = scaling_figure([GPT3], metric=metric, n_classes=4)
-        assert not chance_shapes(fig)
-        assert not [a for a in fig.layout.annotations if a.text == "chance"]
+        assert not chance_shapes(scaling_figure([GPT3], metric=metric, n_classes=4))
 
 
 @pytest.mark.parametrize(
@@ -98,17 +98,19 @@ def test_logodds_metrics_use_a_linear_y_axis(metric, title):
     assert fig.data[0].error_y.visible
 
 
-def test_a_loss_that_is_not_positive_falls_back_to_a_linear_axis():
+def test_a_loss_that_is_not_positive_gets_no_log_toggle():
     curve = Curve("S", [Point("a", 10**6, 0.0, 0.0), Point("b", 10**7, 0.2, 0.01)])
-    assert scaling_figure([curve], metric="sequence_prob").layout.yaxis.type == "linear"
+    fig = scaling_figure([curve], metric="sequence_prob")
+    assert fig.layout.yaxis.type == "linear" and not fig.layout.updatemenus
 
 
-def test_one_colour_per_series_and_a_legend_only_for_several():
+def test_one_colour_per_series_and_always_a_legend():
     fig = scaling_figure([GPT3, PRIVATE], metric="classification")
     colours = [t.marker.color for t in fig.data]
     assert colours == list(plots.PALETTE[:2])
     assert fig.layout.showlegend is True
-    assert scaling_figure([GPT3], metric="classification").layout.showlegend is False
+    # A downloaded image names its one series too.
+    assert scaling_figure([GPT3], metric="classification").layout.showlegend is True
 
 
 def test_layout_is_clean_and_responsive():
@@ -148,6 +150,7 @@ def test_accuracy_figure_in_percent_with_chance():
     assert list(fig.data[0].text) == ["ada", "babbage", "curie", "davinci"]
     (line,) = chance_shapes(fig)
     assert line.y0 == pytest.approx(0.5)
+    assert line.showlegend and line.name == "chance: 50%"
     assert not chance_shapes(accuracy_figure([GPT3]))
 
 

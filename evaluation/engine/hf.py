@@ -307,6 +307,11 @@ class HFScorer:
             return 0, None
         return length, cache
 
+    def continuation_tokens(self, group: ScoringGroup) -> list[int]:
+        """How many tokens each continuation of the group is scored on, split from its context as scored."""
+        encoded = (self.encoder.encode(group.context, c) for c in group.continuations)
+        return [len(e.ids) - e.first_scored for e in encoded]
+
     def _pack(self, group: ScoringGroup) -> PackedRow:
         try:
             return pack_group([self.encoder.encode(group.context, c) for c in group.continuations])

@@ -22,7 +22,11 @@ from .version import ENGINE_VERSION
 
 
 class Scorer(Protocol):
-    """A backend: ``logp(continuation | context)`` for every continuation of every group."""
+    """A backend: ``logp(continuation | context)`` for every continuation of every group.
+
+    A backend that knows its tokenizer also has ``continuation_tokens(group) -> list[int]``: how many tokens
+    each continuation of the group is scored on (see :func:`unequal_class_tokens`).
+    """
 
     identity: str
 
@@ -49,6 +53,8 @@ class EvaluationResult:
     # Per example, the log-probability of each continuation of each scored prompt (classification: one list
     # over the classes; logodds: prompt then other_prompt; sequence_prob: the completion's).
     logprobs: list[list[list[float]]] | None = None
+    # How many examples have classes of different token counts on the model's tokenizer; None when unknown.
+    unequal_class_tokens: int | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -68,6 +74,18 @@ def subsample(
     seed = subsample_seed(file_sha256)
     chosen = sorted(random.Random(seed).sample(range(len(examples)), cap))
     return [examples[i] for i in chosen], seed
+
+
+def unequal_class_tokens(scorer: Scorer, per_example: Sequence[Sequence[ScoringGroup]]) -> int | None:
+    """How many examples have classes that the scorer's tokenizer splits into different numbers of tokens.
+
+    The rules ask for classes of equal length: a longer class gets a lower probability for its length alone.
+    None when the backend cannot count tokens (no ``continuation_tokens``) or no group has two continuations.
+    """
+    count_tokens = getattr(scorer, "continuation_tokens", None)
+    if count_tokens is None or all(len(g.continuations) < 2 for gs in per_example for g in gs):
+        return None
+    return sum(any(len(set(count_tokens(g))) > 1 for g in gs) for gs in per_example)
 
 
 def count_groups(examples: Sequence[Example], metric: str) -> int:
@@ -108,4 +126,5 @@ def evaluate(
         engine_version=ENGINE_VERSION,
         correct=None if metric == SEQUENCE_PROB else [bool(s.correct) for s in scores],
         logprobs=per_example_logps,
+        unequal_class_tokens=unequal_class_tokens(scorer, per_example),
     )

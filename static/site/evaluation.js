@@ -6,12 +6,33 @@
   var section = document.getElementById("evaluation");
   if (!section) return;
 
+  // plotly's "Download plot" button, drawing the image as the server's PNG does: titled with the task, the
+  // series and the metric (kept in the figure's meta) and without the linear/log buttons, on the axis shown.
+  var downloadButton = {
+    name: "Download plot as a png",
+    icon: window.Plotly && Plotly.Icons.camera,
+    click: function (gd) {
+      var meta = gd.layout.meta || {};
+      var layout = Object.assign({}, gd.layout, { updatemenus: [] });
+      if (meta.image_title) {
+        layout.title = { text: meta.image_title, x: 0.5 };
+        layout.margin = Object.assign({}, gd.layout.margin, { t: meta.image_margin_top });
+      }
+      Plotly.downloadImage({ data: gd.data, layout: layout }, {
+        format: "png", width: 800, height: 500, filename: gd.dataset.filename || "chart"
+      });
+    }
+  };
+
   function draw(root) {
     root.querySelectorAll("[data-figures]").forEach(function (el) {
       var source = document.getElementById(el.dataset.figures);
       var data = source && JSON.parse(source.textContent)[el.dataset.key];
       if (data && window.Plotly) {
-        Plotly.newPlot(el, data.data, data.layout, { responsive: true, displaylogo: false });
+        Plotly.newPlot(el, data.data, data.layout, {
+          responsive: true, displaylogo: false,
+          modeBarButtonsToRemove: ["toImage"], modeBarButtonsToAdd: [downloadButton]
+        });
       }
     });
   }

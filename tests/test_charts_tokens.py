@@ -1,0 +1,57 @@
+"""A run records how many examples have classes of different token counts on its model's tokenizer, and the
+version page warns beside the series' chart, per model."""
+
+import pytest
+from django.urls import reverse
+
+from evaluation.models import EvaluationRun
+from evaluation.services import claim_run, complete_run
+from tests.test_page_cost import ROWS, add_model, add_series
+from tests.test_png_cache import version  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def complete(run: EvaluationRun, **extra) -> EvaluationRun:
+    values = [0.5 + (row % 7) / 100 for row in ROWS]
+    assert complete_run(
+        run_id=run.pk,
+        token=claim_run(run_id=run.pk, worker="test"),
+        result={
+            "rows": ROWS,
+            "values": values,
+            "correct": [v < 0.55 for v in values],
+            "logprobs": [[[-v, -1.0]] for v in values],
+            "n_examples": len(values),
+            "mean": sum(values) / len(values),
+            "stderr": 0.01,
+            "accuracy": 0.5,
+            "subsample_seed": None,
+            "engine_version": "test",
+            **extra,
+        },
+    )
+    run.refresh_from_db()
+    return run
+
+
+def test_the_page_warns_per_model_whose_tokenizer_splits_the_classes_unequally(
+    client,
+    alice,
+    version,  # noqa: F811
+):
+    series = add_series(version, "Open A", models=0)
+    split = complete(add_model(version, series, finished=False), unequal_class_tokens=120)
+    equal = complete(add_model(version, series, finished=False), unequal_class_tokens=0)
+    cached_before = complete(add_model(version, series, finished=False))  # a result without the count
+    assert (split.unequal_class_tokens, equal.unequal_class_tokens) == (120, 0)
+    assert cached_before.unequal_class_tokens is None
+
+    client.force_login(alice)
+    page = client.get(reverse("submission_detail", args=[version.submission.pk])).content.decode()
+    warning = (
+        f"⚠ {split.model.name}: the classes differ in token count in 120 of 300 examples; a longer class gets a "
+        "lower probability for its length alone"
+    )
+    assert warning in page
+    assert page.count("token-warning") == 1  # not for the model whose classes are equal, nor for the unknown
