@@ -119,6 +119,7 @@ class Trend:
     rise_after_trough: tuple[float, ...] = ()  # largest model - trough model
     peak: int = -1  # index (in size order) of the worst mean, and of the best
     trough: int = -1
+    zig_zag: bool = False  # both a clear U shape and a clear inverted U: "no clear trend"
     chance: float | None = None  # mean over the examples of 1 / number of classes; None: no accuracy
     accuracies: tuple[float, ...] = ()
     above_chance: tuple[tuple[float, ...], ...] = ()  # per model: accuracy - chance, 95% CI low, high
@@ -177,6 +178,11 @@ class Trend:
         return f"No clear trend: {self._no_trend_reason(word, largest, smallest, peak, trough)}."
 
     def _no_trend_reason(self, word: str, largest: str, smallest: str, peak: str, trough: str) -> str:
+        if self.zig_zag:
+            return (
+                f"the {word} rises clearly to {peak} and falls clearly to {trough}, both between the smallest "
+                "and the largest model: the curve zig-zags"
+            )
         if self.direction == UNCLEAR:
             return "the slope's 95% CI includes 0"
         side = "above" if self.direction == INVERSE else "below"
@@ -322,7 +328,7 @@ def scaling_trend(
       the smallest model's and clearly worse than the largest model's; "standard, then worsening (inverted U)"
       likewise for the best mean; "inverse scaling" when the slope is clearly above 0, the largest model is
       clearly worse than the smallest and the curve does not fall clearly after its peak; "standard scaling"
-      symmetrically; else "no clear trend".
+      symmetrically; else "no clear trend" (also when the curve is both U-shaped and an inverted U: a zig-zag).
     - ``monotonic``: the means strictly increase, or strictly decrease, from each model to the next larger one.
     """
     check_metric(metric)
@@ -397,9 +403,13 @@ def scaling_trend(
     direction = INVERSE if ci_low > tolerance else STANDARD if ci_high < -tolerance else UNCLEAR
     falls_after_peak = peak < last and clear(diffs["fall"])
     rises_after_trough = trough < last and clear(diffs["up"])
-    if 0 < peak < last and clear(diffs["rise"]) and falls_after_peak:
+    u_shaped = 0 < peak < last and clear(diffs["rise"]) and falls_after_peak
+    inverted_u = 0 < trough < last and clear(diffs["down"]) and rises_after_trough
+    if u_shaped and inverted_u:  # a zig-zag: neither shape describes it
+        loss_verdict = VERDICT_NONE
+    elif u_shaped:
         loss_verdict = VERDICT_U_SHAPED
-    elif 0 < trough < last and clear(diffs["down"]) and rises_after_trough:
+    elif inverted_u:
         loss_verdict = VERDICT_INVERTED_U
     elif direction == INVERSE and clear(diffs["end"]) and not falls_after_peak:
         loss_verdict = VERDICT_INVERSE
@@ -435,6 +445,7 @@ def scaling_trend(
         rise_after_trough=diffs["up"],
         peak=peak,
         trough=trough,
+        zig_zag=u_shaped and inverted_u,
         chance=float(chances.mean()) if chances is not None else None,
         accuracies=tuple(float(m.mean()) for m in correct) if chances is not None else (),
         above_chance=above_chance,

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from evaluation.trends import (
     VERDICT_AT_CHANCE,
@@ -114,6 +116,16 @@ def test_a_zig_zag_with_a_clear_slope_but_unclear_ends_has_no_clear_trend():
     )
 
 
+def test_a_curve_with_a_clear_peak_and_a_clear_trough_zig_zags_with_no_clear_trend():
+    trend = scaling_trend(curve([0.0, 1.0, -1.0, 0.0], noise=0.5), metric="classification")
+    assert trend.zig_zag
+    assert trend.verdict == VERDICT_NONE
+    assert trend.explanations()[0] == (
+        "No clear trend: the loss rises clearly to the peak model (m1) and falls clearly to the trough model (m2), "
+        "both between the smallest and the largest model: the curve zig-zags."
+    )
+
+
 def test_a_noisy_bump_is_neither_u_shaped_nor_a_trend():
     trend = scaling_trend(curve([0.5, 0.55, 0.5, 0.52], noise=2.0), metric="classification")
     assert trend.verdict == VERDICT_NONE
@@ -204,3 +216,34 @@ def test_correctness_flags_must_match_the_values():
 )
 def test_one_line_across_series(verdicts, line):
     assert verdict_summary(verdicts) == line
+
+
+MIRROR = {
+    VERDICT_INVERSE: VERDICT_STANDARD,
+    VERDICT_STANDARD: VERDICT_INVERSE,
+    VERDICT_U_SHAPED: VERDICT_INVERTED_U,
+    VERDICT_INVERTED_U: VERDICT_U_SHAPED,
+    VERDICT_NONE: VERDICT_NONE,
+}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    means=st.lists(st.floats(-2, 2), min_size=2, max_size=6),
+    noise=st.floats(0.05, 2.0),
+    seed=st.integers(0, 2**16),
+)
+def test_verdicts_follow_their_tests_and_mirror_when_the_curve_is_flipped(means, noise, seed):
+    sizes = [10 ** (6 + k) for k in range(len(means))]
+    models = curve(means, n=60, noise=noise, seed=seed, sizes=sizes)
+    trend = scaling_trend(models, metric="logodds", n_boot=200, seed=seed)
+    last = len(means) - 1
+    if trend.verdict == VERDICT_INVERSE:
+        assert trend.ci_low > 0 and trend.end_diff[1] > 0
+        assert trend.peak == last or trend.fall_after_peak[1] <= 0  # never a curve that clearly recovers
+    if trend.verdict == VERDICT_U_SHAPED:
+        assert 0 < trend.peak < last and trend.rise_to_peak[1] > 0 and trend.fall_after_peak[1] > 0
+    if len(means) == 2:
+        assert trend.verdict in (VERDICT_INVERSE, VERDICT_STANDARD, VERDICT_NONE)
+    flipped = [ModelValues(m.name, m.parameters, [-v for v in m.values]) for m in models]
+    assert scaling_trend(flipped, metric="logodds", n_boot=200, seed=seed).verdict == MIRROR[trend.verdict]
