@@ -276,8 +276,11 @@ def version_evidence(*, user: AbstractBaseUser, version) -> dict:
     verdicts = [e.trend.verdict for e in evidences if e.trend]
     return {
         "series": evidences,
-        "verdict_summary": trends.verdict_summary(verdicts),
-        "verdict_anchor": trends.ANCHORS[verdicts[0]] if len(set(verdicts)) == 1 else "",
+        # The line across the series this user sees: "inverse scaling on 2 of 2 series; ...".
+        "verdicts": [
+            {"verdict": word, "anchor": trends.ANCHORS[word], "count": count, "total": len(verdicts)}
+            for word, count in trends.verdict_counts(verdicts)
+        ],
         "combined_figure": _combined_figure(version, evidences),
         "finished": all(r.is_finished for r in runs),
         "has_runs": bool(runs),

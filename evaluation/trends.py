@@ -83,14 +83,10 @@ def summary(values: Sequence[float]) -> tuple[float, float]:
     return float(array.mean()), float(array.std(ddof=0) / math.sqrt(array.size))
 
 
-def verdict_summary(verdicts: Sequence[str]) -> str:
-    """One line across series, e.g. "inverse scaling on 2 of 2 series" or
-    "inverse scaling on 1 of 3 series; no clear trend on 2 of 3 series" (in the order of :data:`VERDICTS`)."""
-    total = len(verdicts)
-    if total == 0:
-        return ""
-    counts = [(word, verdicts.count(word)) for word in VERDICTS]
-    return "; ".join(f"{word} on {count} of {total} series" for word, count in counts if count)
+def verdict_counts(verdicts: Sequence[str]) -> list[tuple[str, int]]:
+    """How many series got each verdict, in the order of :data:`VERDICTS`, leaving out those none got: the
+    pages' one line across series, e.g. "inverse scaling on 2 of 2 series"."""
+    return [(word, verdicts.count(word)) for word in VERDICTS if word in verdicts]
 
 
 @dataclass(frozen=True)

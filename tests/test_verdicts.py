@@ -16,7 +16,7 @@ from evaluation.trends import (
     ModelValues,
     _slope_weights,
     scaling_trend,
-    verdict_summary,
+    verdict_counts,
 )
 
 SIZES = [10**6, 10**7, 10**8, 10**9]
@@ -204,18 +204,18 @@ def test_correctness_flags_must_match_the_values():
 
 
 @pytest.mark.parametrize(
-    ("verdicts", "line"),
+    ("verdicts", "counts"),
     [
-        (["inverse scaling", "inverse scaling"], "inverse scaling on 2 of 2 series"),
+        (["inverse scaling", "inverse scaling"], [("inverse scaling", 2)]),
         (
-            ["no clear trend", "inverse scaling", "at chance"],
-            "inverse scaling on 1 of 3 series; no clear trend on 1 of 3 series; at chance on 1 of 3 series",
+            ["no clear trend", "inverse scaling", "at chance", "inverse scaling"],
+            [("inverse scaling", 2), ("no clear trend", 1), ("at chance", 1)],
         ),
-        ([], ""),
+        ([], []),
     ],
 )
-def test_one_line_across_series(verdicts, line):
-    assert verdict_summary(verdicts) == line
+def test_verdicts_are_counted_across_series_in_a_fixed_order(verdicts, counts):
+    assert verdict_counts(verdicts) == counts
 
 
 MIRROR = {

@@ -64,9 +64,21 @@ def evaluate(version, name: str, means: list[float], accuracies: list[float], *,
 
 
 def page(client, version) -> str:
-    return client.get(
-        reverse("version_detail", args=[version.submission.pk, version.number])
-    ).content.decode()
+    url = reverse("version_detail", args=[version.submission.pk, version.number])
+    return client.get(url).content.decode()
+
+
+def summary_line(html: str) -> str:
+    """The line across series, as a person reads it (without its links)."""
+    line = re.search(r'<p class="verdict-summary">(.*?)</p>', html, re.S).group(1)
+    return re.sub(r"<[^>]+>", "", line)
+
+
+def summary(user, version) -> str:
+    return "; ".join(
+        f"{v['verdict']} on {v['count']} of {v['total']} series"
+        for v in version_evidence(user=user, version=version)["verdicts"]
+    )
 
 
 def test_each_series_gets_its_verdict_and_the_page_one_line_across_series(client, alice, version):
@@ -75,12 +87,14 @@ def test_each_series_gets_its_verdict_and_the_page_one_line_across_series(client
     client.force_login(alice)
     html = page(client, version)
     help_url = reverse("verdicts_help")
-    assert (
-        "Trend verdicts: <strong>inverse scaling on 1 of 2 series; inverse, then recovering (U-shaped) on 1 of 2 series</strong>"
-        in html
+    assert summary_line(html) == (
+        "Trend verdicts: inverse scaling on 1 of 2 series; inverse, then recovering (U-shaped) on 1 of 2 series · "
+        "what the verdicts mean"
     )
-    assert f'href="{help_url}#inverse-scaling"' in html
-    assert f'href="{help_url}#u-shaped"' in html
+    # Every verdict links to its definition: in the line across series and on each series.
+    assert f'<a href="{help_url}#inverse-scaling">inverse scaling</a> on 1 of 2 series' in html
+    assert html.count(f'href="{help_url}#inverse-scaling"') == 2
+    assert html.count(f'href="{help_url}#u-shaped"') == 2
     assert "Inverse scaling: the slope&#x27;s 95% CI is above 0 and the largest model (Open-3)" in html
 
 
@@ -89,7 +103,7 @@ def test_a_series_at_chance_says_so_instead_of_a_trend(client, alice, version):
     evaluate(version, "Coin", [0.5, 1.2, 1.0, 0.8], [0.5, 0.5, 0.5, 0.5])
     client.force_login(alice)
     html = page(client, version)
-    assert "<strong>at chance on 1 of 1 series</strong>" in html
+    assert summary_line(html).startswith("Trend verdicts: at chance on 1 of 1 series · ")
     assert f'href="{reverse("verdicts_help")}#at-chance"' in html
     assert "so the models may not do the task at all and the loss trend says little" in html
     assert "verdict badge text-decoration-none text-bg-danger" not in html  # no red inverse scaling badge
@@ -98,12 +112,8 @@ def test_a_series_at_chance_says_so_instead_of_a_trend(client, alice, version):
 def test_the_summary_counts_only_the_series_the_viewer_may_see(alice, olga, version):
     evaluate(version, "Open", [0.5, 0.6, 0.7, 0.8], [0.9, 0.8, 0.7, 0.6])
     evaluate(version, "Secret", [0.8, 0.7, 0.6, 0.5], [0.6, 0.7, 0.8, 0.9], private=True)
-    assert (
-        version_evidence(user=alice, version=version)["verdict_summary"] == "inverse scaling on 1 of 1 series"
-    )
-    assert version_evidence(user=olga, version=version)["verdict_summary"] == (
-        "inverse scaling on 1 of 2 series; standard scaling on 1 of 2 series"
-    )
+    assert summary(alice, version) == "inverse scaling on 1 of 1 series"
+    assert summary(olga, version) == "inverse scaling on 1 of 2 series; standard scaling on 1 of 2 series"
 
 
 def test_the_help_page_needs_a_login(client):
