@@ -174,7 +174,9 @@ def _compute(version, pending: list[SeriesEvidence]) -> dict[int, dict]:
     """
     metric = version.metric
     n_classes = _n_classes(version)
-    values = selectors.example_values([r for e in pending for r in e.succeeded])
+    succeeded = [r for e in pending for r in e.succeeded]
+    values = selectors.example_values(succeeded)
+    correct = selectors.example_correct(succeeded) if metric != "sequence_prob" else {}
     examples = _examples_by_row(version)
     computed: dict[int, dict] = {}
     picks: dict[int, tuple[list[int], list[int]]] = {}
@@ -187,10 +189,16 @@ def _compute(version, pending: list[SeriesEvidence]) -> dict[int, dict]:
         if len(done) >= 2 and rows:
             trend = scaling_trend(
                 [
-                    ModelValues(r.model.name, r.model.parameter_count, [values[r.pk][row] for row in rows])
+                    ModelValues(
+                        r.model.name,
+                        r.model.parameter_count,
+                        [values[r.pk][row] for row in rows],
+                        _correct(correct.get(r.pk, {}), rows),
+                    )
                     for r in done
                 ],
                 metric=metric,
+                chance=_chance(examples, rows),
             )
         smallest, largest = done[0], done[-1]
         on_largest = values[largest.pk]
@@ -225,6 +233,18 @@ def _compute(version, pending: list[SeriesEvidence]) -> dict[int, dict]:
             for row in grew
         ]
     return computed
+
+
+def _correct(by_row: dict[int, bool | None], rows: list[int]) -> list[bool] | None:
+    """A run's correctness on these rows; None when one is unknown (the verdict then cannot say "at chance")."""
+    flags = [by_row.get(row) for row in rows]
+    return None if None in flags else flags
+
+
+def _chance(examples: dict[int, dict], rows: list[int]) -> list[float] | None:
+    """Per row, 1 / its number of classes (the chance of guessing); None when the file's classes are unknown."""
+    counts = [len(examples.get(row, {}).get("classes") or []) for row in rows]
+    return None if 0 in counts else [1 / count for count in counts]
 
 
 def _fill(version, evidences: list[SeriesEvidence]) -> None:
@@ -291,8 +311,14 @@ def version_evidence(*, user: AbstractBaseUser, version) -> dict:
     positions = selectors.queue_positions(runs)
     for run in runs:
         run.queue_position = positions.get(run.pk)
+    verdicts = [e.trend.verdict for e in evidences if e.trend]
     return {
         "series": evidences,
+        # The line across the series this user sees: "inverse scaling on 2 of 2 series; ...".
+        "verdicts": [
+            {"verdict": word, "anchor": trends.ANCHORS[word], "count": count, "total": len(verdicts)}
+            for word, count in trends.verdict_counts(verdicts)
+        ],
         "combined_figure": _combined_figure(version, evidences),
         "finished": all(r.is_finished for r in runs),
         "has_runs": bool(runs),

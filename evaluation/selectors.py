@@ -96,6 +96,16 @@ def example_values(runs: list[EvaluationRun]) -> dict[int, dict[int, float]]:
     return by_run
 
 
+def example_correct(runs: list[EvaluationRun]) -> dict[int, dict[int, bool | None]]:
+    """Per run id, whether the model chose the answer, by row (None where unknown), in one query for all runs
+    (the trend's "at chance" check reads these)."""
+    by_run: dict[int, dict[int, bool | None]] = {run.pk: {} for run in runs}
+    rows = ExampleResult.objects.filter(run__in=[r.pk for r in runs]).values_list("run_id", "row", "correct")
+    for run_id, row, correct in rows.iterator(chunk_size=10_000):
+        by_run[run_id][row] = correct
+    return by_run
+
+
 def example_results(rows_by_run: dict[int, list[int]]) -> dict[tuple[int, int], ExampleResult]:
     """The full results (with class log-probabilities) of a few rows of some runs, by (run id, row), in one
     query."""

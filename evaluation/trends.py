@@ -1,12 +1,13 @@
-"""How a task's metric scales with model size: slope, bootstrap confidence interval, shape of the curve.
+"""How a task's metric scales with model size: slope, paired bootstrap intervals and the verdict of a series.
 
 Pure numpy, no Django: the evaluation pages, the e-mails and the reviewers' tools share these numbers.
 
 For all four contest metrics a larger value is worse, so *inverse scaling* is a value that grows with model
 size: a positive slope of the mean value against log10(parameters). The Prize Rubric asks "how straight and steep
-is the inverse scaling trend": :func:`scaling_trend` answers with the slope and its 95% confidence interval
-("steep", and whether it is clearly above zero), whether the means move the same way at every step ("strictly
-monotonic") and whether the curve rises then falls (U-shaped scaling, where larger models may recover).
+is the inverse scaling trend": :func:`scaling_trend` answers with the slope and its 95% confidence interval, the
+paired differences between the ends of the curve and its peak or trough, whether the means move the same way at
+every step ("strictly monotonic"), whether the models are better than chance at all, and one verdict word of
+:data:`VERDICTS` (exact strings: the pages, the help page and the tests use them).
 """
 
 from __future__ import annotations
@@ -17,16 +18,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contest.rules import CLASSIFICATION, LOSS_METRICS, METRICS
+from contest.rules import CLASSIFICATION, LOSS_METRICS, METRICS, SEQUENCE_PROB
 
 INVERSE = "inverse"
 STANDARD = "standard"
 UNCLEAR = "unclear"
 
+# The verdict of a series, one of these exact words.
+VERDICT_INVERSE = "inverse scaling"
+VERDICT_U_SHAPED = "inverse, then recovering (U-shaped)"
+VERDICT_STANDARD = "standard scaling"
+VERDICT_INVERTED_U = "standard, then worsening (inverted U)"
+VERDICT_NONE = "no clear trend"
+VERDICT_AT_CHANCE = "at chance"
+VERDICTS = (
+    VERDICT_INVERSE,
+    VERDICT_U_SHAPED,
+    VERDICT_STANDARD,
+    VERDICT_INVERTED_U,
+    VERDICT_NONE,
+    VERDICT_AT_CHANCE,
+)
+# The help page's anchor of each verdict.
+ANCHORS = {
+    VERDICT_INVERSE: "inverse-scaling",
+    VERDICT_U_SHAPED: "u-shaped",
+    VERDICT_STANDARD: "standard-scaling",
+    VERDICT_INVERTED_U: "inverted-u",
+    VERDICT_NONE: "no-clear-trend",
+    VERDICT_AT_CHANCE: "at-chance",
+}
+
 CONFIDENCE = 0.95
-# A U-shape's peak must exceed each end by more than this many standard errors of the difference.
-U_SHAPE_STDERRS = 2.0
-# Bootstrap replicates are averaged in blocks of at most this many sampled values (bounds the memory used).
+N_BOOT = 1000
+# Bootstrap indices are drawn in blocks of at most this many (bounds the memory used).
 _BLOCK = 4_000_000
 
 
@@ -46,6 +71,8 @@ class ModelValues:
     name: str
     parameters: int
     values: Sequence[float]  # per example, aligned across the models of a series
+    # Per example, whether the model chose the answer (None: the metric has no accuracy, or it is unknown).
+    correct: Sequence[bool] | None = None
 
 
 def summary(values: Sequence[float]) -> tuple[float, float]:
@@ -56,6 +83,12 @@ def summary(values: Sequence[float]) -> tuple[float, float]:
     return float(array.mean()), float(array.std(ddof=0) / math.sqrt(array.size))
 
 
+def verdict_counts(verdicts: Sequence[str]) -> list[tuple[str, int]]:
+    """How many series got each verdict, in the order of :data:`VERDICTS`, leaving out those none got: the
+    pages' one line across series, e.g. "inverse scaling on 2 of 2 series"."""
+    return [(word, verdicts.count(word)) for word in VERDICTS if word in verdicts]
+
+
 @dataclass(frozen=True)
 class Trend:
     slope: float  # least-squares slope of the mean value against log10(parameters)
@@ -63,7 +96,7 @@ class Trend:
     ci_high: float  # (the same resampled example indices for every model: paired bootstrap)
     direction: str  # "inverse" (CI entirely above 0), "standard" (CI entirely below 0), "unclear"
     monotonic: bool  # the means strictly increase or strictly decrease along size
-    u_shaped: bool  # the means rise then fall: see scaling_trend for "clearly"
+    u_shaped: bool  # the verdict is "inverse, then recovering (U-shaped)"
     n_models: int
     n_examples: int
     metric: str = CLASSIFICATION
@@ -72,31 +105,108 @@ class Trend:
     parameters: tuple[int, ...] = ()
     means: tuple[float, ...] = ()
     stderrs: tuple[float, ...] = ()
+    verdict: str = VERDICT_NONE
+    loss_verdict: str = VERDICT_NONE  # the verdict of the values alone, before the check against chance
+    # Paired differences of means, each (difference, 95% CI low, high); larger is worse for the first model named.
+    end_diff: tuple[float, ...] = ()  # largest model - smallest model
+    rise_to_peak: tuple[float, ...] = ()  # peak model - smallest model
+    fall_after_peak: tuple[float, ...] = ()  # peak model - largest model
+    fall_to_trough: tuple[float, ...] = ()  # smallest model - trough model
+    rise_after_trough: tuple[float, ...] = ()  # largest model - trough model
+    peak: int = -1  # index (in size order) of the worst mean, and of the best
+    trough: int = -1
+    zig_zag: bool = False  # both a clear U shape and a clear inverted U: "no clear trend"
+    chance: float | None = None  # mean over the examples of 1 / number of classes; None: no accuracy
+    accuracies: tuple[float, ...] = ()
+    above_chance: tuple[tuple[float, ...], ...] = ()  # per model: accuracy - chance, 95% CI low, high
+    n_boot: int = N_BOOT
+
+    @property
+    def anchor(self) -> str:
+        return ANCHORS[self.verdict]
 
     def explanations(self) -> list[str]:
-        """Plain-language lines for a contestant, one per finding: slope, monotonicity, U-shape, caveats."""
+        """Plain-language lines for a contestant: the verdict and why, then slope, monotonicity, caveats."""
         word = metric_word(self.metric)
-        lines = [self._slope_line(word)]
-        lines.append(self._monotonic_line(word))
-        if self.u_shaped:
-            peak = ""
-            if self.means and self.models:
-                peak = f", peaking at {self.models[int(np.argmax(self.means))]}"
-            lines.append(
-                f"The curve first gets worse, then better (U-shaped{peak}): larger models may recover."
-            )
+        lines = [self._verdict_line(word), self._slope_line(word), self._monotonic_line(word)]
         if self.n_models == 2:
             lines.append("Only 2 models: the trend rests on two points, so its shape cannot be judged.")
         return lines
+
+    def _model(self, index: int, role: str) -> str:
+        """ "the largest model (m3)", or "the largest model" when the trend was built without model names."""
+        if self.models and 0 <= index < len(self.models):
+            return f"the {role} model ({self.models[index]})"
+        return f"the {role} model"
+
+    def _verdict_line(self, word: str) -> str:
+        smallest, largest = self._model(0, "smallest"), self._model(self.n_models - 1, "largest")
+        peak, trough = self._model(self.peak, "peak"), self._model(self.trough, "trough")
+        if self.verdict == VERDICT_AT_CHANCE:
+            shown = ", ".join(f"{a:.0%}" for a in self.accuracies)
+            return (
+                f"At chance: every model's accuracy ({shown}) is within its 95% confidence interval of chance "
+                f"({self.chance:.0%}), so the models may not do the task at all and the {word} trend says "
+                f"little (on its own it would be “{self.loss_verdict}”)."
+            )
+        if self.verdict == VERDICT_INVERSE:
+            return (
+                f"Inverse scaling: the slope's 95% CI is above 0 and {largest} has a higher "
+                f"{word} than {smallest}, {_difference(self.end_diff)}."
+            )
+        if self.verdict == VERDICT_STANDARD:
+            return (
+                f"Standard scaling: the slope's 95% CI is below 0 and {largest} has a lower "
+                f"{word} than {smallest}, {_difference(self.end_diff)}."
+            )
+        if self.verdict == VERDICT_U_SHAPED:
+            return (
+                f"Inverse, then recovering (U-shaped): the {word} rises clearly from {smallest} to {peak} "
+                f"{_difference(self.rise_to_peak)}, then falls clearly to {largest} "
+                f"{_difference(self.fall_after_peak)}: larger models may recover."
+            )
+        if self.verdict == VERDICT_INVERTED_U:
+            return (
+                f"Standard, then worsening (inverted U): the {word} falls clearly from {smallest} to {trough} "
+                f"{_difference(self.fall_to_trough)}, then rises clearly to {largest} "
+                f"{_difference(self.rise_after_trough)}."
+            )
+        return f"No clear trend: {self._no_trend_reason(word, largest, smallest, peak, trough)}."
+
+    def _no_trend_reason(self, word: str, largest: str, smallest: str, peak: str, trough: str) -> str:
+        if self.zig_zag:
+            return (
+                f"the {word} rises clearly to {peak} and falls clearly to {trough}, both between the smallest "
+                "and the largest model: the curve zig-zags"
+            )
+        if self.direction == UNCLEAR:
+            return "the slope's 95% CI includes 0"
+        side = "above" if self.direction == INVERSE else "below"
+        if self.end_diff and _interval_includes_zero(self.end_diff):
+            return (
+                f"the slope's 95% CI is {side} 0, but the difference between {largest} "
+                f"and {smallest} is not clear: the {word} differs {_difference(self.end_diff)}"
+            )
+        if self.direction == INVERSE and self.fall_after_peak:
+            return (
+                f"the slope's 95% CI is above 0, but the {word} falls clearly after {peak}, "
+                f"{_difference(self.fall_after_peak)}"
+            )
+        if self.direction == STANDARD and self.rise_after_trough:
+            return (
+                f"the slope's 95% CI is below 0, but the {word} rises clearly after {trough}, "
+                f"{_difference(self.rise_after_trough)}"
+            )
+        return f"the slope's 95% CI is {side} 0, but the ends of the curve do not confirm it"
 
     def _slope_line(self, word: str) -> str:
         slope, low, high = _format_numbers(self.slope, self.ci_low, self.ci_high)
         head = f"Slope {slope} per 10× parameters (95% CI {low} to {high})"
         if self.direction == INVERSE:
-            return f"{head}: the {word} grows as models get larger — inverse scaling."
+            return f"{head}: above 0, the {word} grows with model size."
         if self.direction == STANDARD:
-            return f"{head}: the {word} falls as models get larger — standard scaling, not inverse scaling."
-        return f"{head}: the interval includes 0, so the {word} shows no clear trend with model size."
+            return f"{head}: below 0, the {word} falls with model size."
+        return f"{head}: the interval includes 0."
 
     def _monotonic_line(self, word: str) -> str:
         if self.monotonic:
@@ -116,6 +226,15 @@ class Trend:
         return f"The mean {word} does not move the same way at every step: not strictly monotonic."
 
 
+def _difference(numbers: Sequence[float]) -> str:
+    value, low, high = _format_numbers(*numbers)
+    return f"by {value} (95% CI {low} to {high})"
+
+
+def _interval_includes_zero(numbers: Sequence[float]) -> bool:
+    return numbers[1] <= 0 <= numbers[2]
+
+
 def _format_numbers(*numbers: float) -> list[str]:
     """Signed numbers with the same decimals, enough to show two significant digits of the largest."""
     largest = max((abs(x) for x in numbers if math.isfinite(x)), default=0.0)
@@ -129,44 +248,29 @@ def _slope_weights(x: np.ndarray) -> np.ndarray:
     return centred / (centred @ centred)
 
 
-def _bootstrap_slopes(weights: np.ndarray, values: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """The least-squares slope of each replicate's per-model means, for resampled example indices ``idx``.
+def _bootstrap_means(per_example: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Each replicate's mean of each row of ``per_example`` (k, examples), for resampled indices ``idx``
+    (replicates, examples): a (k, replicates) array.
 
-    ``values`` is (models, examples), ``idx`` is (replicates, examples). The slope is linear in the means:
-    slope = sum_j w_j mean_j = mean_i (sum_j w_j values[j, i]), so each example's contribution
-    ``z_i = w @ values[:, i]`` is computed once and every replicate's slope is the mean of its resampled z:
-    the same as fitting each replicate's means, with the same indices for every model (paired), in
-    O(replicates × examples) time and without a (models × replicates × examples) array.
+    Every statistic here is a linear contrast of the per-model means (a slope, a difference of two models, an
+    accuracy minus chance), so it is the mean of per-example contributions, and one set of indices serves all
+    of them (paired: every model is resampled on the same examples). Each replicate's count of each example is
+    taken once (bincount, a row at a time: faster than one flat bincount), and one matrix product gives all k means, without a (k × replicates × examples)
+    array.
     """
-    # The weights sum to 0, so centring each example's values across models changes nothing but rounding:
-    # a flat series gets a slope of exactly 0.
-    z = weights @ (values - values.mean(axis=0))
-    rows = max(1, _BLOCK // max(1, idx.shape[1]))
-    return np.concatenate([z[idx[start : start + rows]].mean(axis=1) for start in range(0, len(idx), rows)])
+    n = idx.shape[1]
+    counts = np.empty(idx.shape, dtype=np.float64)
+    for replicate, sample in enumerate(idx):
+        counts[replicate] = np.bincount(sample, minlength=n)
+    return (counts @ per_example.T).T / n
 
 
-def scaling_trend(models: Sequence[ModelValues], *, metric: str, n_boot: int = 1000, seed: int = 0) -> Trend:
-    """The scaling trend of one series of models, from per-example values aligned across the models.
-
-    - ``slope``: least-squares slope of the per-model means against log10(parameters) (per 10× parameters).
-    - ``ci_low``/``ci_high``: 95% percentile bootstrap interval of the slope, resampling examples with
-      replacement; the same resampled indices for every model (paired), since every model sees the same
-      examples. Deterministic for a given ``seed``.
-    - ``direction``: "inverse" when the whole interval is above 0, "standard" when it is below 0, else "unclear".
-    - ``monotonic``: the means strictly increase, or strictly decrease, from each model to the next larger one.
-    - ``u_shaped``: the highest (worst) mean is at an interior model and exceeds the means of both the smallest
-      and the largest model by more than 2 standard errors of the difference, sqrt(se_peak² + se_end²) with
-      the per-model standard errors of :func:`summary` (a two-sided test at about 95% for each end; it ignores
-      the pairing of examples, which usually makes it conservative).
-    """
-    check_metric(metric)
+def _validated(models: Sequence[ModelValues]) -> list[ModelValues]:
     if len(models) < 2:
         raise ValueError(
             f"a scaling trend needs at least 2 models of different sizes, got {len(models)}: "
             "evaluate the task on more models of the series"
         )
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
     ordered = sorted(models, key=lambda m: m.parameters)
     for model in ordered:
         if model.parameters <= 0:
@@ -185,53 +289,142 @@ def scaling_trend(models: Sequence[ModelValues], *, metric: str, n_boot: int = 1
         raise ValueError(
             f"the models must have values for the same examples, but the counts differ ({detail})"
         )
-    (n,) = lengths
-    if n == 0:
+    if lengths == {0}:
         raise ValueError("the models have no per-example values")
+    for model in ordered:
+        if model.correct is not None and len(model.correct) != len(model.values):
+            raise ValueError(
+                f"model {model.name!r} has {len(model.correct)} correctness flags for {len(model.values)} "
+                "values: expected one per example"
+            )
+    return ordered
+
+
+def scaling_trend(
+    models: Sequence[ModelValues],
+    *,
+    metric: str,
+    chance: Sequence[float] | None = None,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> Trend:
+    """The scaling trend of one series of models, from per-example values aligned across the models.
+
+    ``chance``: per example, the probability of guessing its answer (1 / its number of classes); with every
+    model's ``correct``, it lets the verdict say "at chance". Every interval below is the 95% percentile
+    interval of ``n_boot`` bootstrap replicates that resample the examples with replacement, the same indices
+    for every model and every statistic (paired); deterministic for a given ``seed``. A difference is "clear"
+    when its whole interval is on one side of 0.
+
+    - ``slope``: least-squares slope of the per-model means against log10(parameters) (per 10× parameters);
+      ``direction``: "inverse" when its interval is above 0, "standard" when below, else "unclear".
+    - ``verdict``, in this order:
+      "at chance" when every model's accuracy minus chance has an interval that includes 0;
+      "inverse, then recovering (U-shaped)" when the worst mean is at an interior model, clearly worse than
+      the smallest model's and clearly worse than the largest model's; "standard, then worsening (inverted U)"
+      likewise for the best mean; "inverse scaling" when the slope is clearly above 0, the largest model is
+      clearly worse than the smallest and the curve does not fall clearly after its peak; "standard scaling"
+      symmetrically; else "no clear trend" (also when the curve is both U-shaped and an inverted U: a zig-zag).
+    - ``monotonic``: the means strictly increase, or strictly decrease, from each model to the next larger one.
+    """
+    check_metric(metric)
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
+    ordered = _validated(models)
+    n = len(ordered[0].values)
     values = np.array([np.asarray(m.values, dtype=np.float64) for m in ordered])
     if not np.isfinite(values).all():
         bad = next(m.name for m, row in zip(ordered, values, strict=True) if not np.isfinite(row).all())
         raise ValueError(f"model {bad!r} has a value that is not a finite number (NaN or infinite)")
+    chances = None
+    if chance is not None and metric != SEQUENCE_PROB and all(m.correct is not None for m in ordered):
+        chances = np.asarray(chance, dtype=np.float64)
+        if chances.shape != (n,) or not ((chances > 0) & (chances <= 1)).all():
+            raise ValueError(f"chance must be {n} probabilities in (0, 1], one per example")
 
     x = np.log10(np.array([m.parameters for m in ordered], dtype=np.float64))
-    weights = _slope_weights(x)
     means = values.mean(axis=1)
     stderrs = values.std(axis=1, ddof=0) / math.sqrt(n)
-    slope = float(weights @ (means - means.mean()))
+    last = len(ordered) - 1
+    peak, trough = int(np.argmax(means)), int(np.argmin(means))
+
+    # Contrasts of the per-model means, one row each: slope, then (first model - second model) differences.
+    pairs = {
+        "end": (last, 0),
+        "rise": (peak, 0),
+        "fall": (peak, last),
+        "down": (0, trough),
+        "up": (last, trough),
+    }
+    contrasts = [_slope_weights(x)]
+    for first, second in pairs.values():
+        row = np.zeros(len(ordered))
+        row[first] += 1.0
+        row[second] -= 1.0
+        contrasts.append(row)
+    # Every contrast sums to 0, so centring each example's values across models changes nothing but rounding:
+    # equal values give exactly 0.
+    per_example = np.array(contrasts) @ (values - values.mean(axis=0))
+    if chances is not None:
+        correct = np.array([np.asarray(m.correct, dtype=np.float64) for m in ordered])
+        per_example = np.vstack([per_example, correct - chances])
+    estimates = per_example.mean(axis=1)
 
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n), dtype=np.int32 if n < 2**31 else np.int64)
-    slopes = _bootstrap_slopes(weights, values, idx)
+    rows = max(1, _BLOCK // n)
+    index_type = np.int32 if n < 2**31 else np.int64
+    replicates = np.hstack(
+        [
+            _bootstrap_means(
+                per_example, rng.integers(0, n, size=(min(rows, n_boot - start), n), dtype=index_type)
+            )
+            for start in range(0, n_boot, rows)
+        ]
+    )
     tail = (1 - CONFIDENCE) / 2 * 100
-    ci_low, ci_high = (float(v) for v in np.percentile(slopes, [tail, 100 - tail]))
+    lows, highs = np.percentile(replicates, [tail, 100 - tail], axis=1)
+    intervals = [(float(e), float(lo), float(hi)) for e, lo, hi in zip(estimates, lows, highs, strict=True)]
+    slope, ci_low, ci_high = intervals[0]
+    diffs = dict(zip(pairs, intervals[1 : 1 + len(pairs)], strict=True))
 
     # Rounding noise must not turn a flat series into a trend: zero is "within" this tolerance.
     tolerance = 1e-12 * max(1.0, float(np.abs(means).max()))
-    if ci_low > tolerance:
-        direction = INVERSE
-    elif ci_high < -tolerance:
-        direction = STANDARD
+
+    def clear(interval: tuple[float, float, float]) -> bool:
+        return interval[1] > tolerance
+
+    def clearly_negative(interval: tuple[float, float, float]) -> bool:
+        return interval[2] < -tolerance
+
+    direction = INVERSE if ci_low > tolerance else STANDARD if ci_high < -tolerance else UNCLEAR
+    falls_after_peak = peak < last and clear(diffs["fall"])
+    rises_after_trough = trough < last and clear(diffs["up"])
+    u_shaped = 0 < peak < last and clear(diffs["rise"]) and falls_after_peak
+    inverted_u = 0 < trough < last and clear(diffs["down"]) and rises_after_trough
+    if u_shaped and inverted_u:  # a zig-zag: neither shape describes it
+        loss_verdict = VERDICT_NONE
+    elif u_shaped:
+        loss_verdict = VERDICT_U_SHAPED
+    elif inverted_u:
+        loss_verdict = VERDICT_INVERTED_U
+    elif direction == INVERSE and clear(diffs["end"]) and not falls_after_peak:
+        loss_verdict = VERDICT_INVERSE
+    elif direction == STANDARD and clearly_negative(diffs["end"]) and not rises_after_trough:
+        loss_verdict = VERDICT_STANDARD
     else:
-        direction = UNCLEAR
+        loss_verdict = VERDICT_NONE
 
+    above_chance = tuple(intervals[1 + len(pairs) :])
+    at_chance = bool(above_chance) and all(lo <= 0 <= hi for _, lo, hi in above_chance)
     steps = np.diff(means)
-    monotonic = bool((steps > 0).all() or (steps < 0).all())
-
-    peak = int(np.argmax(means))
-    u_shaped = False
-    if 0 < peak < len(means) - 1:
-        u_shaped = all(
-            means[peak] - means[end] > U_SHAPE_STDERRS * math.hypot(stderrs[peak], stderrs[end])
-            for end in (0, len(means) - 1)
-        )
 
     return Trend(
         slope=slope,
         ci_low=ci_low,
         ci_high=ci_high,
         direction=direction,
-        monotonic=monotonic,
-        u_shaped=u_shaped,
+        monotonic=bool((steps > 0).all() or (steps < 0).all()),
+        u_shaped=loss_verdict == VERDICT_U_SHAPED,
         n_models=len(ordered),
         n_examples=n,
         metric=metric,
@@ -239,4 +432,18 @@ def scaling_trend(models: Sequence[ModelValues], *, metric: str, n_boot: int = 1
         parameters=tuple(int(m.parameters) for m in ordered),
         means=tuple(float(v) for v in means),
         stderrs=tuple(float(v) for v in stderrs),
+        verdict=VERDICT_AT_CHANCE if at_chance else loss_verdict,
+        loss_verdict=loss_verdict,
+        end_diff=diffs["end"],
+        rise_to_peak=diffs["rise"],
+        fall_after_peak=diffs["fall"],
+        fall_to_trough=diffs["down"],
+        rise_after_trough=diffs["up"],
+        peak=peak,
+        trough=trough,
+        zig_zag=u_shaped and inverted_u,
+        chance=float(chances.mean()) if chances is not None else None,
+        accuracies=tuple(float(m.mean()) for m in correct) if chances is not None else (),
+        above_chance=above_chance,
+        n_boot=n_boot,
     )

@@ -31,4 +31,5 @@ urlpatterns = [
         name="figure_png",
     ),
     path("runs/<int:run_id>/retry/", views.run_retry, name="run_retry"),
+    path("help/trend-verdicts/", views.verdicts_help, name="verdicts_help"),
 ]

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import is_organizer
-from evaluation import charts, selectors, services
+from evaluation import charts, selectors, services, trends
 from evaluation.evidence import series_figures, version_evidence
 from evaluation.models import EvaluationRun
 from evaluation.plots import PngExportUnavailable
@@ -177,3 +177,24 @@ def figure_png_download(
         f'attachment; filename="submission-{pk}-v{number}-{series_id}-{kind}.png"'
     )
     return response
+
+
+@login_required
+def verdicts_help(request: HttpRequest) -> HttpResponse:
+    """What each trend verdict means, with its test and numbers: every verdict on the pages links here."""
+    return render(
+        request,
+        "evaluation/help_verdicts.html",
+        {
+            "confidence_percent": round(trends.CONFIDENCE * 100),
+            "n_boot": trends.N_BOOT,
+            "verdicts": {
+                "inverse": trends.VERDICT_INVERSE,
+                "u_shaped": trends.VERDICT_U_SHAPED,
+                "standard": trends.VERDICT_STANDARD,
+                "inverted_u": trends.VERDICT_INVERTED_U,
+                "none": trends.VERDICT_NONE,
+                "at_chance": trends.VERDICT_AT_CHANCE,
+            },
+        },
+    )

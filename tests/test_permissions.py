@@ -146,6 +146,11 @@ MATRIX = {
     "version_example": (GET, lambda w: reverse("version_example", args=[w.submission.pk, 1, 2]), SEES_IT),
     "evaluation_status": (GET, lambda w: reverse("evaluation_status", args=[w.submission.pk, 1]), SEES_IT),
     "evidence_fragment": (GET, lambda w: reverse("evidence_fragment", args=[w.submission.pk, 1]), SEES_IT),
+    "verdicts_help": (
+        GET,
+        lambda w: reverse("verdicts_help"),
+        {**dict.fromkeys(SEES_IT, 200), "anonymous": "login"},
+    ),
     "results_csv": (GET, lambda w: reverse("results_csv", args=[w.submission.pk, 1]), SEES_IT),
     "results_json": (GET, lambda w: reverse("results_json", args=[w.submission.pk, 1]), SEES_IT),
     "figure_png of a public series": (GET, lambda w: _png(w, w.public), SEES_IT),

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from evaluation.trends import (
     ModelValues,
     Trend,
-    _bootstrap_slopes,
+    _bootstrap_means,
     _slope_weights,
     scaling_trend,
     summary,
@@ -41,11 +41,16 @@ def test_increasing_series_is_inverse_and_monotonic():
     assert 0 < trend.ci_low < trend.slope < trend.ci_high
     assert trend.slope == pytest.approx(0.1, abs=0.03)
     assert (trend.n_models, trend.n_examples) == (4, 400)
+    assert trend.verdict == "inverse scaling"
     lines = trend.explanations()
-    assert lines[0].startswith("Slope +0.")
-    assert "per 10× parameters (95% CI +" in lines[0]
-    assert "the loss grows as models get larger — inverse scaling." in lines[0]
-    assert lines[1] == (
+    assert lines[0].startswith(
+        "Inverse scaling: the slope's 95% CI is above 0 and the largest model (m3) has a higher loss than the "
+        "smallest model (m0), by +0."
+    )
+    assert lines[1].startswith("Slope +0.")
+    assert "per 10× parameters (95% CI +" in lines[1]
+    assert lines[1].endswith(": above 0, the loss grows with model size.")
+    assert lines[2] == (
         "The mean loss rises at every step from the smallest to the largest model (strictly monotonic)."
     )
 
@@ -55,8 +60,9 @@ def test_decreasing_series_is_standard():
     assert trend.direction == "standard"
     assert trend.monotonic
     assert trend.ci_low < trend.slope < trend.ci_high < 0
-    assert "the loss falls as models get larger — standard scaling" in trend.explanations()[0]
-    assert "falls at every step" in trend.explanations()[1]
+    assert trend.verdict == "standard scaling"
+    assert trend.explanations()[0].startswith("Standard scaling: the slope's 95% CI is below 0")
+    assert "falls at every step" in trend.explanations()[2]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -64,9 +70,8 @@ def test_flat_noisy_series_is_unclear(seed):
     trend = scaling_trend(series([1.0] * 4, noise=1.0, seed=seed), metric="logodds", seed=seed)
     assert trend.direction == "unclear"
     assert trend.ci_low < 0 < trend.ci_high
-    assert (
-        "the interval includes 0, so the log-odds difference shows no clear trend" in trend.explanations()[0]
-    )
+    assert trend.verdict == "no clear trend"
+    assert trend.explanations()[0] == "No clear trend: the slope's 95% CI includes 0."
 
 
 def test_rise_then_fall_is_u_shaped():
@@ -75,16 +80,20 @@ def test_rise_then_fall_is_u_shaped():
     assert trend.u_shaped
     assert not trend.monotonic
     assert trend.direction == "unclear"
-    assert trend.explanations()[-1] == (
-        "The curve first gets worse, then better (U-shaped, peaking at m2): larger models may recover."
+    assert trend.verdict == "inverse, then recovering (U-shaped)"
+    assert trend.explanations()[0].startswith(
+        "Inverse, then recovering (U-shaped): the loss rises clearly from the smallest model (m0) to the peak "
+        "model (m2) by +0.6"
     )
-    assert "rises at 2 of 4 steps" in trend.explanations()[1]
+    assert trend.explanations()[0].endswith(": larger models may recover.")
+    assert "rises at 2 of 4 steps" in trend.explanations()[2]
 
 
 def test_a_bump_within_the_noise_is_not_u_shaped():
     # Peak 0.02 above the ends, standard errors about 0.05: not clearly above.
     trend = scaling_trend(series([0.5, 0.52, 0.5], sizes=SIZES[:3], noise=1.0), metric="classification")
     assert not trend.u_shaped
+    assert trend.verdict == "no clear trend"
 
 
 def test_peak_at_the_largest_model_is_not_u_shaped():
@@ -116,13 +125,17 @@ def test_paired_bootstrap_sees_through_shared_example_difficulty():
     assert trend.ci_high - trend.ci_low < 0.02
 
 
-def test_bootstrap_slopes_equal_fitting_each_replicates_means():
+def test_bootstrap_means_equal_fitting_each_replicates_means():
     models = series([0.5, 0.7, 0.6, 0.9], n=50)
     values = np.array([m.values for m in models])
     x = np.log10(SIZES)
     idx = np.random.default_rng(0).integers(0, 50, size=(30, 50))
     fitted = [np.polyfit(x, values[:, row].mean(axis=1), 1)[0] for row in idx]
-    np.testing.assert_allclose(_bootstrap_slopes(_slope_weights(x), values, idx), fitted, atol=1e-12)
+    ends = [values[3, row].mean() - values[0, row].mean() for row in idx]
+    contrasts = np.array([_slope_weights(x), [-1.0, 0.0, 0.0, 1.0]])
+    slopes, differences = _bootstrap_means(contrasts @ values, idx)
+    np.testing.assert_allclose(slopes, fitted, atol=1e-12)
+    np.testing.assert_allclose(differences, ends, atol=1e-12)
 
 
 @hypothesis_settings
@@ -155,6 +168,7 @@ def test_clearly_increasing_series_is_inverse(start, steps, seed):
     assert trend.direction == "inverse"
     assert trend.ci_low > 0
     assert trend.monotonic
+    assert trend.verdict == "inverse scaling"
 
 
 def test_two_models_use_the_bootstrap_too():
@@ -162,16 +176,20 @@ def test_two_models_use_the_bootstrap_too():
     assert trend.n_models == 2
     assert trend.ci_low < trend.slope < trend.ci_high
     assert trend.direction == "inverse"
+    assert trend.verdict == "inverse scaling"
+    assert trend.end_diff[1:] == pytest.approx((trend.ci_low, trend.ci_high))  # log10 sizes 1 apart
     assert not trend.u_shaped
     assert trend.explanations()[-1].startswith("Only 2 models")
-    assert "log-odds difference grows" in trend.explanations()[0]
+    assert "log-odds difference grows" in trend.explanations()[1]
 
 
 def test_constant_values_give_a_point_interval():
     models = [ModelValues(f"m{i}", size, [1.0] * 10) for i, size in enumerate(SIZES)]
     trend = scaling_trend(models, metric="classification")
     assert trend.slope == trend.ci_low == trend.ci_high == 0
+    assert trend.end_diff == (0, 0, 0)
     assert trend.direction == "unclear"
+    assert trend.verdict == "no clear trend"
     assert not trend.monotonic
 
 
@@ -218,14 +236,17 @@ def test_explanations_of_a_hand_built_trend():
         u_shaped=False,
         n_models=4,
         n_examples=300,
+        verdict="inverse scaling",
+        end_diff=(0.6, 0.35, 0.9),
     )
     assert trend.explanations() == [
-        "Slope +0.21 per 10× parameters (95% CI +0.12 to +0.30): the loss grows as models get larger — "
-        "inverse scaling.",
+        "Inverse scaling: the slope's 95% CI is above 0 and the largest model has a higher loss than the "
+        "smallest model, by +0.60 (95% CI +0.35 to +0.90).",
+        "Slope +0.21 per 10× parameters (95% CI +0.12 to +0.30): above 0, the loss grows with model size.",
         "The mean loss rises at every step from the smallest to the largest model (strictly monotonic).",
     ]
 
 
 def test_small_slopes_keep_two_significant_digits():
     trend = Trend(-0.0042, -0.0071, 0.0013, "unclear", False, False, 3, 100, metric="logodds")
-    assert trend.explanations()[0].startswith("Slope -0.0042 per 10× parameters (95% CI -0.0071 to +0.0013)")
+    assert trend.explanations()[1].startswith("Slope -0.0042 per 10× parameters (95% CI -0.0071 to +0.0013)")
