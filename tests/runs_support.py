@@ -56,8 +56,21 @@ def in_thread(function, *args) -> threading.Thread:
     return thread
 
 
-def finish_run(run, *, rows: list[int], values: list[float], correct_below: float = 0.55) -> None:
-    """Play the worker: claim the run and complete it with these per-row values (as if a model gave them)."""
+def public_and_private_series(sizes: tuple[int, ...]) -> tuple[ModelSeries, ModelSeries]:
+    """A public series "Open Models" and a private one "Secret Lab", each with a model of every size."""
+    public = ModelSeries.objects.create(name="Open Models", visibility="public", order=1)
+    private = ModelSeries.objects.create(name="Secret Lab", visibility="private", order=2)
+    for s, prefix in ((public, "open"), (private, "secret")):
+        for i, params in enumerate(sizes):
+            LanguageModel.objects.create(
+                series=s, name=f"{prefix}-{i}", parameter_count=params, location=f"/nowhere/{prefix}-{i}"
+            )
+    return public, private
+
+
+def finish_run(run, *, rows: list[int], values: list[float], correct_below: float = 0.55, **result) -> None:
+    """Play the worker: claim the run and complete it with these per-row values (as if a model gave them);
+    ``result`` adds or overrides fields of the worker's result."""
     from evaluation.services import claim_run, complete_run
 
     complete_run(
@@ -74,5 +87,6 @@ def finish_run(run, *, rows: list[int], values: list[float], correct_below: floa
             "accuracy": 0.5,
             "subsample_seed": None,
             "engine_version": "test",
+            **result,
         },
     )

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from evaluation.models import EvaluationRun
-from evaluation.services import claim_run, complete_run
+from tests.runs_support import finish_run
 from tests.test_page_cost import ROWS, add_model, add_series
 from tests.test_png_cache import version  # noqa: F401
 
@@ -13,24 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def complete(run: EvaluationRun, **extra) -> EvaluationRun:
-    values = [0.5 + (row % 7) / 100 for row in ROWS]
-    assert complete_run(
-        run_id=run.pk,
-        token=claim_run(run_id=run.pk, worker="test"),
-        result={
-            "rows": ROWS,
-            "values": values,
-            "correct": [v < 0.55 for v in values],
-            "logprobs": [[[-v, -1.0]] for v in values],
-            "n_examples": len(values),
-            "mean": sum(values) / len(values),
-            "stderr": 0.01,
-            "accuracy": 0.5,
-            "subsample_seed": None,
-            "engine_version": "test",
-            **extra,
-        },
-    )
+    finish_run(run, rows=ROWS, values=[0.5 + (row % 7) / 100 for row in ROWS], **extra)
     run.refresh_from_db()
     return run
 

@@ -12,21 +12,14 @@ from evaluation.plots import find_browser
 from evaluation.services import claim_run, release_series, requeue_stale_runs
 from submissions.services import TaskUpload, submit_task
 from tests.factories import ANSWERS
-from tests.runs_support import finish_run
+from tests.runs_support import finish_run, public_and_private_series
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def series(db):
-    public = ModelSeries.objects.create(name="Open Models", visibility="public", order=1)
-    private = ModelSeries.objects.create(name="Secret Lab", visibility="private", order=2)
-    for s, prefix in ((public, "open"), (private, "secret")):
-        for i, params in enumerate((1_000_000, 10_000_000)):
-            LanguageModel.objects.create(
-                series=s, name=f"{prefix}-{i}", parameter_count=params, location=f"/nowhere/{prefix}-{i}"
-            )
-    return public, private
+    return public_and_private_series((1_000_000, 10_000_000))
 
 
 def _finish(run: EvaluationRun, values: list[float], rows: list[int]):

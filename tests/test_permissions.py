@@ -8,11 +8,11 @@ from types import ModuleType
 import pytest
 from django.urls import reverse
 
-from evaluation.models import EvaluationRun, LanguageModel, ModelSeries
+from evaluation.models import EvaluationRun, ModelSeries
 from evaluation.services import claim_run, fail_run
 from submissions.services import TaskUpload, submit_task
 from tests.factories import ANSWERS, ContestantFactory, UserFactory, make_task_csv
-from tests.runs_support import finish_run
+from tests.runs_support import finish_run, public_and_private_series
 
 pytestmark = pytest.mark.django_db
 
@@ -49,14 +49,7 @@ def people(alice, bob, charlie, rita, rhea, olga):
 def series(db):
     """A public series and a private one that is not released to the round, each with two models that
     succeeded and one that failed."""
-    public = ModelSeries.objects.create(name="Open Models", visibility="public", order=1)
-    private = ModelSeries.objects.create(name="Secret Lab", visibility="private", order=2)
-    for s, prefix in ((public, "open"), (private, "secret")):
-        for i, params in enumerate((1_000_000, 10_000_000, 100_000_000)):
-            LanguageModel.objects.create(
-                series=s, name=f"{prefix}-{i}", parameter_count=params, location=f"/nowhere/{prefix}-{i}"
-            )
-    return public, private
+    return public_and_private_series((1_000_000, 10_000_000, 100_000_000))
 
 
 def _finish(run: EvaluationRun, *, fail: bool) -> None:

@@ -12,7 +12,7 @@ from evaluation.services import _send, claim_run, fail_run
 from submissions.models import Submission, SubmissionVersion
 from submissions.services import NothingChanged, TaskUpload, submit_task
 from tests.factories import ANSWERS, make_task_csv
-from tests.runs_support import finish_run
+from tests.runs_support import finish_run, public_and_private_series
 
 pytestmark = pytest.mark.django_db
 
@@ -22,14 +22,7 @@ ROWS = list(range(2, 302))
 @pytest.fixture
 def series(db):
     """A public series of two models and a private one of two: four runs per version."""
-    public = ModelSeries.objects.create(name="Open Models", visibility="public", order=1)
-    private = ModelSeries.objects.create(name="Secret Lab", visibility="private", order=2)
-    for s, prefix in ((public, "open"), (private, "secret")):
-        for i, params in enumerate((1_000_000, 10_000_000)):
-            LanguageModel.objects.create(
-                series=s, name=f"{prefix}-{i}", parameter_count=params, location=f"/nowhere/{prefix}-{i}"
-            )
-    return public, private
+    return public_and_private_series((1_000_000, 10_000_000))
 
 
 @pytest.fixture
