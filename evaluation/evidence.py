@@ -49,9 +49,17 @@ class SeriesEvidence:
         return [r for r in self.runs if r.status == EvaluationRun.Status.SUCCEEDED]
 
     @property
-    def unequal_class_tokens(self) -> list[EvaluationRun]:
-        """The succeeded runs whose model's tokenizer gives the task's classes different token counts."""
-        return [r for r in self.succeeded if r.unequal_class_tokens]
+    def unequal_class_tokens(self) -> list[dict]:
+        """Where a model's tokenizer gives the task's classes different token counts: one entry per count, naming
+        every model with it (the models of a series often share one tokenizer, so one line says it for all)."""
+        groups: dict[tuple[int, int], list[str]] = {}
+        for run in self.succeeded:
+            if run.unequal_class_tokens:
+                groups.setdefault((run.unequal_class_tokens, run.n_examples), []).append(run.model.name)
+        return [
+            {"models": ", ".join(names), "count": count, "examples": examples}
+            for (count, examples), names in groups.items()
+        ]
 
 
 def _code_fingerprint() -> str:

@@ -38,3 +38,20 @@ def test_the_page_warns_per_model_whose_tokenizer_splits_the_classes_unequally(
     )
     assert warning in page
     assert page.count("token-warning") == 1  # not for the model whose classes are equal, nor for the unknown
+
+
+def test_models_that_split_the_classes_alike_share_one_warning_line(
+    client,
+    alice,
+    version,  # noqa: F811
+):
+    series = add_series(version, "Open A", models=0)
+    same = [complete(add_model(version, series, finished=False), unequal_class_tokens=120) for _ in range(3)]
+    other = complete(add_model(version, series, finished=False), unequal_class_tokens=7)
+
+    client.force_login(alice)
+    page = client.get(reverse("submission_detail", args=[version.submission.pk])).content.decode()
+    names = ", ".join(run.model.name for run in same)
+    assert f"⚠ {names}: the classes differ in token count in 120 of 300 examples;" in page
+    assert f"⚠ {other.model.name}: the classes differ in token count in 7 of 300 examples;" in page
+    assert page.count("token-warning") == 2
