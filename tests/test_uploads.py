@@ -39,6 +39,18 @@ def _multipart(file_bytes: bytes, **answers) -> bytes:
     )
 
 
+def _post_body(client, round, body: CountingInput, *, length: int):
+    """Post ``body`` to the submission form as a raw request announcing ``length`` bytes."""
+    return client.generic(
+        "POST",
+        reverse("submission_create", args=[round.pk]),
+        data=b"x",
+        content_type=MULTIPART_CONTENT,
+        CONTENT_LENGTH=str(length),
+        **{"wsgi.input": body},
+    )
+
+
 @pytest.mark.django_db
 def test_a_body_announced_larger_than_the_limit_is_refused_before_it_is_read(
     client, alice, open_round, settings
@@ -47,14 +59,7 @@ def test_a_body_announced_larger_than_the_limit_is_refused_before_it_is_read(
     client.force_login(alice)
     body = CountingInput(b"x" * 1024)
     huge = (1 + 400) * 1024 * 1024  # what a 400 MB upload announces
-    response = client.generic(
-        "POST",
-        reverse("submission_create", args=[open_round.pk]),
-        data=b"x",
-        content_type=MULTIPART_CONTENT,
-        CONTENT_LENGTH=str(huge),
-        **{"wsgi.input": body},
-    )
+    response = _post_body(client, open_round, body, length=huge)
     assert response.status_code == 413
     text = response.content.decode()
     assert "The file is 401.0 MB; the limit is 1 MB." in text and "Nothing was saved" in text
@@ -71,14 +76,8 @@ def test_a_file_over_the_limit_is_cut_off_while_it_streams_and_refused_beside_th
     # 3 MB: under the limit plus the answers' allowance, so only the streaming handler can stop it.
     payload = _multipart(b"prompt,classes,answer_index\n" + b"x" * (3 * 1024 * 1024), description="Kept")
     body = CountingInput(payload)
-    response = client.generic(
-        "POST",
-        reverse("submission_create", args=[open_round.pk]),
-        data=b"x",
-        content_type=MULTIPART_CONTENT,
-        CONTENT_LENGTH=str(len(payload)),  # within the allowance for the answers: the handler must stop it
-        **{"wsgi.input": body},
-    )
+    # Announced within the allowance for the answers: only the handler can stop it.
+    response = _post_body(client, open_round, body, length=len(payload))
     assert response.status_code == 200
     errors = response.context["form"].errors["task_file"]
     assert errors == [

@@ -9,10 +9,10 @@ from django.urls import reverse
 
 from evaluation.evidence import version_evidence
 from evaluation.models import EvaluationRun, LanguageModel, ModelSeries
-from evaluation.services import claim_run, complete_run
 from evaluation.trends import ANCHORS, N_BOOT, VERDICTS
 from submissions.services import TaskUpload, submit_task
 from tests.factories import ANSWERS
+from tests.runs_support import finish_run
 
 pytestmark = pytest.mark.django_db
 
@@ -44,22 +44,7 @@ def evaluate(version, name: str, means: list[float], accuracies: list[float], *,
         run = EvaluationRun.objects.create(version=version, model=model)
         values = [mean + (row % 7) / 100 for row in ROWS]
         correct = [k < accuracy * len(ROWS) if accuracy != 0.5 else k % 2 == 0 for k in range(len(ROWS))]
-        complete_run(
-            run_id=run.pk,
-            token=claim_run(run_id=run.pk, worker="test"),
-            result={
-                "rows": ROWS,
-                "values": values,
-                "correct": correct,
-                "logprobs": [[[-v, -1.0]] for v in values],
-                "n_examples": len(values),
-                "mean": sum(values) / len(values),
-                "stderr": 0.01,
-                "accuracy": accuracy,
-                "subsample_seed": None,
-                "engine_version": "test",
-            },
-        )
+        finish_run(run, rows=ROWS, values=values, correct=correct, accuracy=accuracy)
     return series
 
 
