@@ -26,6 +26,8 @@ SECRET_KEY = env.str("SECRET_KEY", default="embedded-default-insecure-key-change
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# The contest's name in page titles and e-mails (sign-up and password e-mails included).
+CONTEST_NAME = env.str("CONTEST_NAME", default="Inverse Scaling Prize")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -108,6 +110,7 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{CONTEST_NAME}] "
 ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
 LOGIN_REDIRECT_URL = "dashboard"
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
@@ -157,7 +160,7 @@ WHITENOISE_USE_FINDERS = True
 
 # E-mail: printed to the console unless EMAIL_URL says otherwise (smtp+tls://user:password@host:587).
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Inverse Scaling Prize <noreply@localhost>")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{CONTEST_NAME} <noreply@localhost>")
 
 # Celery: Redis in production. With no REDIS_URL, a broker in files under var/broker that needs no server
 # (bin/run starts a worker beside the web process).

@@ -41,9 +41,6 @@ def _save(request, form: SubmissionForm, *, round: Round, submission: Submission
         for line in invalid.report.lines():
             if not line.startswith("warning:"):
                 form.add_error("task_file", line)
-        messages.error(
-            request, "The task file has problems; nothing was saved. Fix them and upload it again."
-        )
     except NothingChanged as unchanged:
         form.add_error(None, str(unchanged))
     return None
@@ -55,8 +52,7 @@ def submission_create(request: HttpRequest, round_id: int) -> HttpResponse:
     round = get_object_or_404(Round, pk=round_id)
     try:
         services.ensure_may_submit(user=request.user, round=round)
-    except PermissionDenied as refused:
-        messages.error(request, str(refused))
+    except PermissionDenied as refused:  # the page says why, once: no flash message beside it
         return render(
             request, "contestant/submit_refused.html", {"round": round, "reason": str(refused)}, status=403
         )

@@ -1,5 +1,6 @@
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.urls import reverse
 
 from accounts.models import Role, Team
@@ -102,6 +103,26 @@ def test_a_reviewer_cannot_join_a_team(client, alice, rita):
     client.force_login(rita)
     client.post(reverse("team"), {"join": "1", "invite_code": team_of(alice).invite_code})
     assert team_of(rita) is None
+
+
+def test_a_reviewer_is_not_offered_the_join_form(client, alice, rita):
+    client.force_login(rita)
+    page = client.get(reverse("team")).content.decode()
+    assert "Join another team" not in page and 'name="invite_code"' not in page
+    assert "Teams are for contestants" in page
+    client.force_login(alice)
+    assert 'name="invite_code"' in client.get(reverse("team")).content.decode()
+
+
+def test_account_emails_carry_the_contest_name_not_the_host(client, alice):
+    cache.clear()  # allauth counts reset requests per address in the cache, which outlives a test run
+    client.post(reverse("account_reset_password"), {"email": alice.email})
+    assert len(mail.outbox) == 1
+    sent = mail.outbox[0]
+    assert sent.subject.startswith("[Inverse Scaling Prize] ")
+    assert "127.0.0.1" not in sent.subject and "testserver" not in sent.subject
+    assert "Hello from Inverse Scaling Prize!" in sent.body
+    assert "testserver" not in sent.body.split("Thank you")[-1]
 
 
 def test_renaming_a_team(client, alice, charlie):

@@ -58,7 +58,7 @@ def test_a_broken_csv_shows_each_problem_beside_the_file_field_and_keeps_the_ans
     html = response.content.decode()
     assert "My careful description" in html  # what the contestant typed is still in the form
     assert 'id="id_task_file_errors"' in html
-    assert "nothing was saved" in html
+    assert "Nothing was saved" in html and 'href="#id_task_file"' in html
     assert not Submission.objects.exists()
 
 
@@ -148,7 +148,7 @@ def test_a_reviewer_is_refused_by_the_server_not_only_the_page(client, rita, ope
     client.force_login(rita)
     page = client.get(reverse("submission_create", args=[open_round.pk]))
     assert page.status_code == 403
-    assert "Reviewers cannot submit tasks" in page.content.decode()
+    assert page.content.decode().count("Reviewers cannot submit tasks") == 1  # once: no flash beside it
     response = _post(client, reverse("submission_create", args=[open_round.pk]), valid_csv)
     assert response.status_code == 403
     assert not Submission.objects.exists()
@@ -204,3 +204,25 @@ def test_every_team_member_gets_a_receipt_by_email(
     assert message.subject == "Received: “Even or odd”, version 1 (Round 1)"
     assert f"/submissions/{version.submission.pk}/" in message.body
     assert "300 examples" in message.alternatives[0][0]
+
+
+def _summary(page: str) -> str:
+    return page.split('id="form-errors"', 1)[1].split("</ul>", 1)[0]
+
+
+def test_the_alert_at_the_top_links_to_each_field_it_is_about(client, alice, open_round, valid_csv):
+    client.force_login(alice)
+    url = reverse("submission_create", args=[open_round.pk])
+    page = _post(client, url, valid_csv, importance="", license="").content.decode()
+    summary = _summary(page)
+    assert "Nothing was saved" in summary
+    assert 'href="#id_importance"' in summary and "Why is the task important?" in summary
+    assert 'id="id_importance"' in page  # the link reaches the control itself
+    license_target = "id_license_0" if 'id="id_license_0"' in page else "id_license"
+    assert f'href="#{license_target}"' in summary
+
+    page = _post(client, url, valid_csv.replace(b"answer_index", b"answer_idx", 1)).content.decode()
+    summary = _summary(page)
+    assert 'href="#id_task_file"' in summary and "Task file" in summary
+    assert 'id="id_task_file"' in page
+    assert not Submission.objects.exists()

@@ -45,3 +45,15 @@ def control(field):
     if field.errors:
         attrs["aria-invalid"] = "true"
     return field.as_widget(attrs=attrs)
+
+
+@register.filter
+def fields_with_errors(form) -> list:
+    """The form's visible fields that have errors, in the form's order, for the summary at its top."""
+    return [field for field in form.visible_fields() if field.errors]
+
+
+@register.filter
+def control_id(field) -> str:
+    """The id of the element a link to this field should reach: the first radio of a radio group."""
+    return f"{field.auto_id}_0" if field.widget_type == "radioselect" else field.auto_id
