@@ -9,7 +9,8 @@ from accounts.models import Role
 from accounts.selectors import has_role, is_organizer
 from evaluation.evidence import version_evidence
 from evaluation.selectors import with_evaluation_progress
-from reviews.selectors import assignments_of
+from reviews import selectors as reviews
+from reviews.selectors import assignments_of, review_status
 from submissions import selectors
 from submissions.models import Round, Submission
 
@@ -24,7 +25,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         every = with_evaluation_progress(Submission.objects.all(), public_series_only=False)
         return render(request, "organizer/dashboard.html", {"rounds": selectors.by_round(every)})
     if has_role(request.user, Role.REVIEWER):
-        return render(request, "reviewer/dashboard.html", {"assignments": assignments_of(request.user)})
+        assignments = assignments_of(request.user)
+        for assignment in assignments:
+            assignment.status = review_status(assignment)
+        statuses = [a.status for a in assignments]
+        return render(
+            request,
+            "reviewer/dashboard.html",
+            {
+                "assignments": assignments,
+                "submitted": statuses.count("submitted"),
+                "drafts": statuses.count("draft"),
+            },
+        )
     own = with_evaluation_progress(selectors.team_submissions(user=request.user), public_series_only=True)
     return render(request, "contestant/dashboard.html", {"rounds": selectors.by_round(own)})
 
@@ -54,5 +67,13 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
             "can_edit": selectors.can_edit(user=request.user, submission=submission),
             "blind": selectors.is_blind_to(request.user, submission),
             "evidence": version_evidence(user=request.user, version=shown),
+            **(_reviews_for_organizers(request.user, submission) if is_organizer(request.user) else {}),
         },
     )
+
+
+def _reviews_for_organizers(user, submission: Submission) -> dict:
+    return {
+        "assignments": reviews.assignments_of_submission(submission.pk),
+        "posts": reviews.discussion_for(viewer=user, submission_id=submission.pk),
+    }

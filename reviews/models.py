@@ -1,6 +1,10 @@
+import copy
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from contest import rubric
 
 
 class Assignment(models.Model):
@@ -23,3 +27,118 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer} reviews {self.submission}"
+
+
+def rubric_2022() -> list[dict]:
+    return copy.deepcopy(rubric.CRITERIA_2022)
+
+
+class Rubric(models.Model):
+    """One wording of the Prize Rubric. Organizers add a new version to change the wording between rounds; a
+    review keeps the version it was started with, so a changed wording never rewrites a judged review."""
+
+    version = models.PositiveIntegerField(unique=True, editable=False)
+    criteria = models.JSONField(
+        default=rubric_2022,
+        help_text="Six criteria (strength, generality, importance, novelty, coverage, reproducibility), each "
+        "with a name, a question and a description per level (none, accepted, grand).",
+    )
+    note = models.CharField(max_length=300, blank=True, help_text="What changed from the version before.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"Rubric version {self.version}"
+
+
+class Tier(models.TextChoices):
+    """What a reviewer suggests a submission wins (the rules' prize tiers, and acceptance without a prize)."""
+
+    GRAND = "grand", "Grand prize"
+    SECOND = "second", "Second prize"
+    THIRD = "third", "Third prize"
+    ACCEPTED = "accepted", "Accepted (benchmark and co-authorship, no prize)"
+    NONE = "none", "Not accepted"
+
+
+class Review(models.Model):
+    """A reviewer's judgement of one assigned submission against one rubric version, made on one version."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted"
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="review")
+    # The task version the reviewer judged: the current one when they last saved; fixed once submitted.
+    version = models.ForeignKey(
+        "submissions.SubmissionVersion", on_delete=models.PROTECT, related_name="reviews"
+    )
+    rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT, related_name="reviews")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    levels = models.JSONField(default=dict, blank=True, help_text="Criterion key → none, accepted or grand.")
+    criterion_comments = models.JSONField(default=dict, blank=True, help_text="Criterion key → comment.")
+    comment_for_authors = models.TextField(blank=True)
+    confidential_comment = models.TextField(blank=True, help_text="For organizers only.")
+    suggested_tier = models.CharField(max_length=10, choices=Tier.choices, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["assignment__submission", "pk"]
+
+    def __str__(self) -> str:
+        return f"Review of {self.assignment.submission} by {self.assignment.reviewer}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.status == self.Status.SUBMITTED
+
+    def judged(self) -> list[dict]:
+        """Per criterion of its rubric: the name, the level given (or None) and its wording, the comment."""
+        return [
+            {
+                "name": c["name"],
+                "level": self.levels.get(c["key"]),
+                "level_name": rubric.LEVEL_NAMES.get(self.levels.get(c["key"]), "—"),
+                "description": c["levels"].get(self.levels.get(c["key"]), ""),
+                "comment": self.criterion_comments.get(c["key"], ""),
+            }
+            for c in self.rubric.criteria
+        ]
+
+
+class ReviewUnlock(models.Model):
+    """An organizer reopened a submitted review, with the reason: the record of every unlock."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="unlocks")
+    unlocked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    unlocked_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["-unlocked_at"]
+
+    def __str__(self) -> str:
+        return f"{self.review} unlocked by {self.unlocked_by}"
+
+
+class DiscussionPost(models.Model):
+    """A message in a submission's discussion: read by its reviewers who have submitted, and by organizers."""
+
+    submission = models.ForeignKey(
+        "submissions.Submission", on_delete=models.CASCADE, related_name="discussion_posts"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.author} on {self.submission}"

@@ -86,6 +86,19 @@ class World:
     public: ModelSeries
     private: ModelSeries
 
+    def submitted_review(self) -> int:
+        """The id of rhea's review of the submission, submitted (each call submits it again if unlocked)."""
+        from reviews.models import Assignment, Review
+        from reviews.services import current_rubric
+
+        assignment = Assignment.objects.get(submission=self.submission, reviewer__username="rhea")
+        review, _ = Review.objects.get_or_create(
+            assignment=assignment,
+            defaults={"version": self.submission.current_version, "rubric": current_rubric()},
+        )
+        Review.objects.filter(pk=review.pk).update(status=Review.Status.SUBMITTED)
+        return review.pk
+
     def run(self, series: ModelSeries) -> int:
         """The id of the series' failed run (the one a retry is for)."""
         return EvaluationRun.objects.get(
@@ -98,6 +111,7 @@ MISSING = 999_999
 GET, POST = "get", "post"
 SEES_IT = dict(anonymous="login", alice=200, bob=200, charlie=404, rita=404, rhea=200, olga=200)
 SEES_NOTHING = dict(anonymous="login", alice=404, bob=404, charlie=404, rita=404, rhea=404, olga=404)
+ONLY_RHEA = {**SEES_NOTHING, "rhea": 200}
 # Only organizers and assigned reviewers see a private series that is not released for the round.
 SEES_PRIVATE = dict(anonymous="login", alice=404, bob=404, charlie=404, rita=404, rhea=200, olga=200)
 # Who may see a run but not retry it is sent back to the version page with the reason (a 302 as well).
@@ -170,6 +184,20 @@ MATRIX = {
         lambda w: reverse("admin:evaluation_evaluationrun_change", args=[w.run(w.private)]),
         ADMIN,
     ),
+    # Only the assigned reviewer reaches the review form; organizers read reviews on the submission's page.
+    "review_page": (GET, lambda w: reverse("review_page", args=[w.submission.pk]), ONLY_RHEA),
+    "review_autosave": (POST, lambda w: reverse("review_autosave", args=[w.submission.pk]), ONLY_RHEA),
+    # Organizers, and reviewers whose own review is submitted (rhea's is not, here), post to the discussion.
+    "discussion_post": (
+        POST,
+        lambda w: reverse("discussion_post", args=[w.submission.pk]),
+        {**SEES_NOTHING, "olga": 302},
+    ),
+    "review_unlock": (
+        POST,
+        lambda w: reverse("review_unlock", args=[w.submitted_review()]),
+        {**SEES_NOTHING, "olga": 302},
+    ),
 }
 # The same object endpoints with ids that do not exist: 404 for everyone who is logged in.
 MISSING_IDS = {
@@ -194,6 +222,12 @@ MISSING_IDS = {
 }
 MATRIX |= {f"{name} (missing id)": (GET, url, SEES_NOTHING) for name, url in MISSING_IDS.items()}
 MATRIX["run_retry (missing id)"] = (POST, lambda w: reverse("run_retry", args=[MISSING]), SEES_NOTHING)
+MATRIX["review_page (missing id)"] = (GET, lambda w: reverse("review_page", args=[MISSING]), SEES_NOTHING)
+MATRIX["review_unlock (missing id)"] = (
+    POST,
+    lambda w: reverse("review_unlock", args=[MISSING]),
+    SEES_NOTHING,
+)
 
 
 @pytest.fixture

@@ -1,0 +1,139 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.selectors import is_organizer
+from evaluation.evidence import version_evidence
+from reviews import selectors, services
+from reviews.forms import ReviewForm
+from reviews.models import Assignment, Review
+from submissions.selectors import submissions_visible_to, versions_of
+
+
+def _assignment(request: HttpRequest, pk: int) -> Assignment:
+    """The reviewer's own assignment to submission ``pk``; 404 for anyone else, as for a submission they
+    may not see."""
+    submission = get_object_or_404(
+        submissions_visible_to(request.user).select_related("round", "current_version"), pk=pk
+    )
+    assignment = get_object_or_404(Assignment, submission=submission, reviewer=request.user)
+    assignment.submission = submission
+    return assignment
+
+
+def _form(request: HttpRequest, review: Review | None) -> ReviewForm:
+    rubric = review.rubric if review else services.current_rubric()
+    return ReviewForm(
+        request.POST if request.method == "POST" else None,
+        initial=ReviewForm.initial_from(review),
+        criteria=rubric.criteria,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def review_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """The evidence beside the rubric form. "Save draft" keeps the form as it is; "Submit review" locks it."""
+    assignment = _assignment(request, pk)
+    review = services.review_of(assignment=assignment)
+    form = _form(request, review)
+    if request.method == "POST" and review and review.is_locked:
+        messages.error(request, "This review is submitted and locked; an organizer can unlock it.")
+        return redirect("review_page", pk=pk)
+    if request.method == "POST" and form.is_valid():
+        submit = "submit" in request.POST
+        try:
+            review = services.save_review(
+                assignment=assignment, user=request.user, answers=form.answers(), submit=submit
+            )
+        except services.IncompleteReview as incomplete:
+            review = incomplete.review
+            for name, message in incomplete.message_dict.items():
+                form.add_error(name, message)
+            form.add_error(None, "Saved as a draft. To submit, complete the fields listed here.")
+        except services.ReviewLocked as locked:
+            messages.error(request, str(locked))
+            return redirect("review_page", pk=pk)
+        else:
+            messages.success(
+                request,
+                "Review submitted; it is locked now. You can read the other reviews below."
+                if submit
+                else "Draft saved.",
+            )
+            return redirect("review_page", pk=pk)
+    submission = assignment.submission
+    version = submission.current_version
+    return render(
+        request,
+        "reviewer/review.html",
+        {
+            "submission": submission,
+            "version": version,
+            "blind": True,
+            "review": review,
+            "form": form,
+            "newer_versions": selectors.versions_since(review, versions_of(submission)),
+            "evidence": version_evidence(user=request.user, version=version),
+            # After submitting, the reviewer reads the others' submitted reviews and joins the discussion.
+            "other_reviews": selectors.other_reviews(review) if review and review.is_locked else [],
+            "posts": selectors.discussion_for(viewer=request.user, submission_id=submission.pk)
+            if review and review.is_locked
+            else None,
+        },
+    )
+
+
+@login_required
+@require_POST
+def review_autosave(request: HttpRequest, pk: int) -> JsonResponse:
+    """Save the draft as the reviewer types (static/site/review.js); a reload then loses nothing."""
+    assignment = _assignment(request, pk)
+    review = services.review_of(assignment=assignment)
+    form = _form(request, review)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors}, status=400)
+    try:
+        review = services.save_review(assignment=assignment, user=request.user, answers=form.answers())
+    except services.ReviewLocked as locked:
+        return JsonResponse({"error": str(locked)}, status=409)
+    return JsonResponse({"status": review.status, "saved_at": review.updated_at.isoformat()})
+
+
+@login_required
+@require_POST
+def review_unlock(request: HttpRequest, review_id: int) -> HttpResponse:
+    if not is_organizer(request.user):
+        raise Http404("No such review.")  # nobody else learns that a review exists
+    review = get_object_or_404(Review.objects.select_related("assignment__reviewer"), pk=review_id)
+    try:
+        services.unlock_review(review=review, by=request.user, reason=request.POST.get("reason", ""))
+    except ValidationError as refused:
+        messages.error(request, " ".join(refused.messages))
+    else:
+        messages.success(
+            request, f"The review is open again for {review.assignment.reviewer.get_username()}."
+        )
+    return redirect("submission_detail", pk=review.assignment.submission_id)
+
+
+@login_required
+@require_POST
+def discussion_post(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = get_object_or_404(submissions_visible_to(request.user), pk=pk)
+    if not services.may_discuss(user=request.user, submission_id=submission.pk):
+        raise Http404("No such discussion.")  # a contestant never learns there is one
+    try:
+        services.post_to_discussion(
+            submission_id=submission.pk, author=request.user, body=request.POST.get("body", "")
+        )
+    except ValidationError as refused:
+        messages.error(request, " ".join(refused.messages))
+    else:
+        messages.success(request, "Posted to the discussion.")
+    page = "submission_detail" if is_organizer(request.user) else "review_page"
+    return redirect(reverse(page, args=[submission.pk]) + "#discussion")
