@@ -28,6 +28,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # The contest's name in page titles and e-mails (sign-up and password e-mails included).
 CONTEST_NAME = env.str("CONTEST_NAME", default="Inverse Scaling Prize")
+# How many examples each reviewer labels without seeing the answers (the label spot-check).
+SPOT_CHECK_SIZE = env.int("SPOT_CHECK_SIZE", default=20)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -73,7 +73,11 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
 
 
 def _reviews_for_organizers(user, submission: Submission) -> dict:
+    assignments = reviews.assignments_of_submission(submission.pk)
+    spot_checks = reviews.spot_checks_of_submission(submission)
+    for assignment in assignments:
+        assignment.spot_check = spot_checks.get(assignment.pk)
     return {
-        "assignments": reviews.assignments_of_submission(submission.pk),
+        "assignments": assignments,
         "posts": reviews.discussion_for(viewer=user, submission_id=submission.pk),
     }

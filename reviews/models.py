@@ -142,3 +142,53 @@ class DiscussionPost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author} on {self.submission}"
+
+
+class SpotCheck(models.Model):
+    """One example a reviewer labels without seeing the file's answer, to check the task's labels.
+
+    For classification and log-odds tasks the label is the class the reviewer picks for the prompt; for
+    sequence_prob tasks (the completion is the answer) it is 1 when the reviewer finds the completion right, 0
+    when not.
+    """
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="spot_checks")
+    version = models.ForeignKey("submissions.SubmissionVersion", on_delete=models.PROTECT, related_name="+")
+    row = models.PositiveIntegerField(help_text="Spreadsheet row of the example (header = row 1).")
+    # The example as shown (texts, classes), copied when the sample is drawn so the page need not re-read the file.
+    example = models.JSONField(default=dict)
+    answer = models.PositiveSmallIntegerField(null=True, blank=True, help_text="The file's answer_index.")
+    label = models.PositiveSmallIntegerField(null=True, blank=True)
+    labelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["assignment", "version", "row"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "version", "row"], name="one_spot_check_per_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"row {self.row} checked by {self.assignment.reviewer}"
+
+    def _option(self, index: int | None) -> str:
+        if index is None:
+            return ""
+        if self.answer is None:  # sequence_prob: the reviewer judged the completion
+            return "the completion is right" if index == 1 else "the completion is wrong"
+        classes = self.example.get("classes", [])
+        return repr(classes[index]) if index < len(classes) else f"class {index}"
+
+    @property
+    def answer_text(self) -> str:
+        return self._option(1 if self.answer is None else self.answer)
+
+    @property
+    def label_text(self) -> str:
+        return self._option(self.label)
+
+    @property
+    def agrees(self) -> bool | None:
+        """Whether the reviewer's label agrees with the file's answer; None while unlabelled."""
+        if self.label is None:
+            return None
+        return self.label == 1 if self.answer is None else self.label == self.answer

@@ -1,8 +1,10 @@
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
 
 from accounts.selectors import is_organizer
-from reviews.models import Assignment, DiscussionPost, Review
+from reviews.models import Assignment, DiscussionPost, Review, SpotCheck
 from submissions.selectors import LISTS_SKIP
 
 
@@ -88,3 +90,39 @@ def other_reviews(review: Review) -> list[Review]:
     for other in others:
         other.label = labels[other.assignment.reviewer_id]
     return others
+
+
+@dataclass(frozen=True)
+class SpotCheckSummary:
+    total: int
+    labelled: int
+    agreed: int
+    disagreements: list
+
+    @property
+    def done(self) -> bool:
+        return self.total > 0 and self.labelled == self.total
+
+    @property
+    def agreement_percent(self) -> int:
+        return round(100 * self.agreed / self.labelled) if self.labelled else 0
+
+
+def summarize_spot_checks(checks) -> SpotCheckSummary:
+    labelled = [c for c in checks if c.label is not None]
+    return SpotCheckSummary(
+        total=len(checks),
+        labelled=len(labelled),
+        agreed=sum(1 for c in labelled if c.agrees),
+        disagreements=[c for c in labelled if not c.agrees],
+    )
+
+
+def spot_checks_of_submission(submission) -> dict[int, SpotCheckSummary]:
+    """Assignment id → the summary of its reviewer's spot-check on the current version, in one query."""
+    by_assignment: dict[int, list] = {}
+    for check in SpotCheck.objects.filter(
+        assignment__submission=submission, version_id=submission.current_version_id
+    ):
+        by_assignment.setdefault(check.assignment_id, []).append(check)
+    return {pk: summarize_spot_checks(checks) for pk, checks in by_assignment.items()}

@@ -1,5 +1,7 @@
+import random
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -8,7 +10,8 @@ from django.utils import timezone
 from accounts.models import Membership, Role
 from accounts.selectors import has_role, is_organizer
 from contest import rubric
-from reviews.models import Assignment, DiscussionPost, Review, ReviewUnlock, Rubric, Tier
+from reviews.models import Assignment, DiscussionPost, Review, ReviewUnlock, Rubric, SpotCheck, Tier
+from submissions.selectors import version_examples
 
 
 def check_assignment(*, submission, reviewer: AbstractBaseUser) -> None:
@@ -193,3 +196,83 @@ def post_to_discussion(*, submission_id: int, author: AbstractBaseUser, body: st
             {"body": f"Keep a post under {DISCUSSION_LIMIT:,} characters (this one has {len(body):,})."}
         )
     return DiscussionPost.objects.create(submission_id=submission_id, author=author, body=body)
+
+
+SHOWN_TEXT = (
+    20_000  # characters of a text kept with a spot check; the page loads a longer one whole on demand
+)
+
+
+def _shown(value) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= SHOWN_TEXT else text[:SHOWN_TEXT]
+
+
+def spot_check_sample(*, assignment: Assignment, size: int | None = None) -> list[SpotCheck]:
+    """The examples this reviewer labels on the submission's current version: ``size`` of them (the setting
+    SPOT_CHECK_SIZE, 20 by default), drawn with a seed made of the reviewer and the version, so a reload, or
+    another worker, draws the same ones. Drawn once; later calls return them."""
+    size = size or settings.SPOT_CHECK_SIZE
+    version = assignment.submission.current_version
+    drawn = list(SpotCheck.objects.filter(assignment=assignment, version=version))
+    if drawn:
+        return drawn
+    examples = version_examples(version)
+    rows = sorted(int(r) for r in examples["row"])
+    chosen = set(
+        random.Random(f"spot-check:{assignment.reviewer_id}:{version.pk}").sample(rows, min(size, len(rows)))
+    )
+    checks = []
+    for record in examples[examples["row"].isin(chosen)].to_dict("records"):
+        shown = {
+            name: _shown(record[name]) for name in ("prompt", "other_prompt", "completion") if name in record
+        }
+        if "classes" in record:
+            shown["classes"] = [_shown(c) for c in record["classes"]]
+        answer = record.get("answer_index")
+        checks.append(
+            SpotCheck(
+                assignment=assignment,
+                version=version,
+                row=int(record["row"]),
+                example=shown,
+                answer=None if answer is None else int(answer),
+            )
+        )
+    SpotCheck.objects.bulk_create(
+        checks, ignore_conflicts=True
+    )  # two tabs drawing at once draw the same rows
+    return list(SpotCheck.objects.filter(assignment=assignment, version=version))
+
+
+class SpotCheckDone(PermissionDenied):
+    """Every example is labelled and the agreement shown: the labels no longer change."""
+
+
+@transaction.atomic
+def label_spot_checks(
+    *, assignment: Assignment, user: AbstractBaseUser, labels: dict[int, int]
+) -> list[SpotCheck]:
+    """Record the reviewer's labels (row → class index, or 1/0 for a completion judged right/wrong). Labels may
+    come a few at a time; once every example is labelled the answers are revealed and the labels are final."""
+    _ensure_reviewer(assignment, user)
+    checks = list(
+        SpotCheck.objects.select_for_update().filter(
+            assignment=assignment, version_id=assignment.submission.current_version_id
+        )
+    )
+    if checks and all(c.label is not None for c in checks):
+        raise SpotCheckDone("The spot-check is complete; its labels are final.")
+    now = timezone.now()
+    for check in checks:
+        label = labels.get(check.row)
+        if label is None:
+            continue
+        choices = len(check.example.get("classes", ())) if check.answer is not None else 2
+        if not 0 <= label < choices:
+            raise ValidationError(
+                {f"row_{check.row}": f"Row {check.row}: choose one of the {choices} options."}
+            )
+        check.label, check.labelled_at = label, now
+    SpotCheck.objects.bulk_update(checks, ["label", "labelled_at"])
+    return checks

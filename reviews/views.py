@@ -10,8 +10,8 @@ from accounts.selectors import is_organizer
 from evaluation.evidence import version_evidence
 from reviews import selectors, services
 from reviews.forms import ReviewForm
-from reviews.models import Assignment, Review
-from submissions.selectors import submissions_visible_to, versions_of
+from reviews.models import Assignment, Review, SpotCheck
+from submissions.selectors import StoredFileInvalid, submissions_visible_to, versions_of
 
 
 def _assignment(request: HttpRequest, pk: int) -> Assignment:
@@ -79,6 +79,9 @@ def review_page(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "newer_versions": selectors.versions_since(review, versions_of(submission)),
             "evidence": version_evidence(user=request.user, version=version),
+            "spot_check": selectors.summarize_spot_checks(
+                SpotCheck.objects.filter(assignment=assignment, version=version)
+            ),
             # After submitting, the reviewer reads the others' submitted reviews and joins the discussion.
             "other_reviews": selectors.other_reviews(review) if review and review.is_locked else [],
             "posts": selectors.discussion_for(viewer=request.user, submission_id=submission.pk)
@@ -137,3 +140,46 @@ def discussion_post(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Posted to the discussion.")
     page = "submission_detail" if is_organizer(request.user) else "review_page"
     return redirect(reverse(page, args=[submission.pk]) + "#discussion")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def spot_check(request: HttpRequest, pk: int) -> HttpResponse:
+    """Label a sample of examples without the file's answers; once all are labelled, see the agreement."""
+    assignment = _assignment(request, pk)
+    try:
+        checks = services.spot_check_sample(assignment=assignment)
+    except StoredFileInvalid as unreadable:
+        messages.error(request, f"The task file can no longer be read for a spot-check: {unreadable}")
+        return redirect("review_page", pk=pk)
+    if request.method == "POST":
+        labels = {}
+        for check in checks:
+            value = request.POST.get(f"row_{check.row}", "")
+            if value.isdigit():
+                labels[check.row] = int(value)
+        try:
+            checks = services.label_spot_checks(assignment=assignment, user=request.user, labels=labels)
+        except services.SpotCheckDone as done:
+            messages.error(request, str(done))
+        except ValidationError as refused:
+            messages.error(request, " ".join(refused.messages))
+        else:
+            summary = selectors.summarize_spot_checks(checks)
+            if not summary.done:
+                messages.info(
+                    request, f"{summary.labelled} of {summary.total} labelled; the rest are still open."
+                )
+        return redirect("spot_check", pk=pk)
+    version = assignment.submission.current_version
+    return render(
+        request,
+        "reviewer/spot_check.html",
+        {
+            "submission": assignment.submission,
+            "version": version,
+            "checks": checks,
+            "summary": selectors.summarize_spot_checks(checks),
+            "judges_completion": version.metric == "sequence_prob",
+        },
+    )

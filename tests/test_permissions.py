@@ -186,6 +186,7 @@ MATRIX = {
     ),
     # Only the assigned reviewer reaches the review form; organizers read reviews on the submission's page.
     "review_page": (GET, lambda w: reverse("review_page", args=[w.submission.pk]), ONLY_RHEA),
+    "spot_check": (GET, lambda w: reverse("spot_check", args=[w.submission.pk]), ONLY_RHEA),
     "review_autosave": (POST, lambda w: reverse("review_autosave", args=[w.submission.pk]), ONLY_RHEA),
     # Organizers, and reviewers whose own review is submitted (rhea's is not, here), post to the discussion.
     "discussion_post": (

@@ -369,3 +369,68 @@ def test_an_organizer_adds_a_rubric_version_in_the_admin_and_never_edits_one(cli
     assert (added.criteria[3]["name"], added.created_by) == ("Novelty", olga)
     change = client.get(reverse("admin:reviews_rubric_change", args=[added.pk]))
     assert 'name="criteria"' not in change.content.decode()  # shown, not editable
+
+
+def test_the_spot_check_hides_the_answers_until_every_example_is_labelled(client, rita, olga, assignment):
+    url = reverse("spot_check", args=[assignment.submission.pk])
+    client.force_login(rita)
+    page = client.get(url).content.decode()
+    checks = list(assignment.spot_checks.order_by("row"))
+    assert len(checks) == 20 and len({c.row for c in checks}) == 20
+    assert "the file&#x27;s answer" not in page and "the file's answer" not in page
+    assert "0 of 20 labelled" in page
+    client.get(url)
+    assert assignment.spot_checks.count() == 20  # drawn once: a reload shows the same examples
+
+    wrong = {c.row for c in checks[:3]}
+    labels = {f"row_{c.row}": str(1 - c.answer if c.row in wrong else c.answer) for c in checks}
+    first_half = dict(list(labels.items())[:10])
+    client.post(url, first_half)
+    page = client.get(url).content.decode()
+    assert "10 of 20 labelled" in page and "agrees" not in page
+
+    client.post(url, labels)
+    page = client.get(url).content.decode()
+    assert "<strong>17 of 20</strong>" in page and "(85%)" in page
+    assert page.count(">disagrees<") == 3 and "the file's answer</span>" in page
+    client.post(url, {f"row_{c.row}": str(c.answer) for c in checks})  # too late to change
+    assert sum(c.agrees for c in assignment.spot_checks.all()) == 17
+
+    client.force_login(olga)
+    organizer_page = client.get(
+        reverse("submission_detail", args=[assignment.submission.pk])
+    ).content.decode()
+    assert "rita's label spot-check: agrees on 17 of 20 (85%)" in organizer_page
+    for row in sorted(wrong):
+        assert f">row {row}</a>" in organizer_page
+
+
+def test_each_reviewer_gets_a_sample_seeded_by_reviewer_and_version(rita, olga, assignment):
+    from reviews.services import spot_check_sample
+
+    ravi = UserFactory(username="ravi")
+    grant_role(user=ravi, role=Role.REVIEWER)
+    other = assign_reviewer(submission=assignment.submission, reviewer=ravi, by=olga)
+    mine = {c.row for c in spot_check_sample(assignment=assignment)}
+    theirs = {c.row for c in spot_check_sample(assignment=other)}
+    assert len(mine) == len(theirs) == 20 and mine != theirs
+    assignment.spot_checks.all().delete()
+    assert {c.row for c in spot_check_sample(assignment=assignment)} == mine  # the seed, not chance
+
+
+def test_a_completion_task_is_spot_checked_as_right_or_wrong(client, rita, olga, alice, open_round, settings):
+    settings.SPOT_CHECK_SIZE = 5
+    version = submit_task(
+        user=alice,
+        round=open_round,
+        answers=ANSWERS | {"metric": "sequence_prob"},
+        upload=TaskUpload(name="t.csv", data=make_task_csv(300, metric="sequence_prob")),
+    )
+    assign_reviewer(submission=version.submission, reviewer=rita, by=olga)
+    url = reverse("spot_check", args=[version.submission.pk])
+    client.force_login(rita)
+    page = client.get(url).content.decode()
+    assert "The completion is right" in page and "saying whether each completion is the right one" in page
+    rows = sorted(version.submission.assignments.get().spot_checks.values_list("row", flat=True))
+    client.post(url, {f"row_{r}": "1" if i else "0" for i, r in enumerate(rows)})
+    assert "<strong>4 of 5</strong>" in client.get(url).content.decode()
