@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import Role, Team
 from accounts.selectors import has_role, team_of
-from reviews.models import Assignment
+from reviews.models import Assignment, Review
 from submissions.models import Round, Submission
 
 pytestmark = pytest.mark.django_db
@@ -35,3 +35,5 @@ def test_the_demo_has_every_role_two_teams_two_future_rounds_and_real_tasks():
     call_command("seed_demo", stdout=StringIO())
     assert Submission.objects.count() == 3 and get_user_model().objects.count() == 6
     assert Assignment.objects.count() == 6
+    statuses = sorted(Review.objects.values_list("assignment__reviewer__username", "status"))
+    assert statuses == [("reviewer1", "draft"), ("reviewer1", "submitted"), ("reviewer2", "submitted")]

@@ -15,7 +15,8 @@ from accounts.models import Role
 from accounts.selectors import team_of
 from accounts.services import grant_role, join_team, register_contestant, rename_team
 from evaluation.models import LanguageModel, ModelSeries
-from reviews.services import assign_reviewer
+from reviews.models import Assignment, Review
+from reviews.services import ReviewAnswers, assign_reviewer, post_to_discussion, save_review
 from submissions.models import Round, Submission
 from submissions.services import TaskUpload, submit_task
 
@@ -103,15 +104,67 @@ class Command(BaseCommand):
         for submission in Submission.objects.filter(round=round1).select_related("team"):
             for reviewer in get_user_model().objects.filter(username__in=["reviewer1", "reviewer2"]):
                 assign_reviewer(submission=submission, reviewer=reviewer, by=organizer)
+        self._demo_reviews(round1)
 
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         for line in (
             "  organizer            organizer (manages rounds, sees every submission)",
-            "  reviewer1, reviewer2 reviewers, each assigned the demo submissions (blind)",
+            "  reviewer1, reviewer2 reviewers, each assigned the demo submissions (blind), some reviews",
+            "                       submitted, some drafts",
             "  alice, bob           contestants in team Proverbial",
             "  carol                contestant in her own team",
         ):
             self.stdout.write(line)
+
+    def _demo_reviews(self, round: Round) -> None:
+        """reviewer1 has submitted one review and drafted another; reviewer2 has submitted the first too and
+        started the discussion, so every state of the reviewers' side shows. Made once; kept afterwards."""
+        if Review.objects.exists():
+            return
+        first, second, *_ = Assignment.objects.filter(
+            submission__round=round, reviewer__username="reviewer1"
+        ).order_by("submission__pk")
+        levels = {
+            "strength": "accepted",
+            "generality": "accepted",
+            "importance": "grand",
+            "novelty": "accepted",
+            "coverage": "none",
+            "reproducibility": "accepted",
+        }
+        save_review(
+            assignment=first,
+            user=first.reviewer,
+            answers=ReviewAnswers(
+                levels=levels,
+                criterion_comments={"coverage": "Every example uses the same template."},
+                comment_for_authors="A clear trend on the public series; vary the phrasing to cover the task.",
+                confidential_comment="Close to the 2021 memorisation results; check novelty.",
+                suggested_tier="third",
+            ),
+            submit=True,
+        )
+        save_review(
+            assignment=second,
+            user=second.reviewer,
+            answers=ReviewAnswers(levels={"strength": "none"}, comment_for_authors="Draft: still reading."),
+        )
+        other = Assignment.objects.get(submission=first.submission, reviewer__username="reviewer2")
+        save_review(
+            assignment=other,
+            user=other.reviewer,
+            answers=ReviewAnswers(
+                levels={**levels, "coverage": "accepted"},
+                comment_for_authors="Convincing; the private series agrees.",
+                suggested_tier="third",
+            ),
+            submit=True,
+        )
+        post_to_discussion(
+            submission_id=first.submission_id,
+            author=other.reviewer,
+            body="I read coverage more kindly: the proverbs differ a lot. Accepted?",
+        )
 
     def _user(self, username: str, role: Role = Role.CONTESTANT, staff: bool = False):
         user, created = get_user_model().objects.get_or_create(
