@@ -25,19 +25,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         every = with_evaluation_progress(Submission.objects.all(), public_series_only=False)
         return render(request, "organizer/dashboard.html", {"rounds": selectors.by_round(every)})
     if has_role(request.user, Role.REVIEWER):
-        assignments = assignments_of(request.user)
-        for assignment in assignments:
-            assignment.status = review_status(assignment)
-        statuses = [a.status for a in assignments]
-        return render(
-            request,
-            "reviewer/dashboard.html",
-            {
-                "assignments": assignments,
-                "submitted": statuses.count("submitted"),
-                "drafts": statuses.count("draft"),
-            },
-        )
+        return _reviewer_dashboard(request)
     own = with_evaluation_progress(selectors.team_submissions(user=request.user), public_series_only=True)
     return render(request, "contestant/dashboard.html", {"rounds": selectors.by_round(own)})
 
@@ -81,3 +69,46 @@ def _reviews_for_organizers(user, submission: Submission) -> dict:
         "assignments": assignments,
         "posts": reviews.discussion_for(viewer=user, submission_id=submission.pk),
     }
+
+
+REVIEW_SORTS = {
+    "round": lambda a: (a.submission.round.deadline, a.submission.round_id, a.assigned_at),
+    "task": lambda a: a.submission.current_version.task_name.casefold(),
+    "status": lambda a: (("not started", "draft", "submitted").index(a.status), a.assigned_at),
+    "assigned": lambda a: a.assigned_at,
+}
+
+
+def _reviewer_dashboard(request: HttpRequest) -> HttpResponse:
+    """The reviewer's assignments with their review status and progress; filtered by status and round, sorted
+    by any column (in Python: a reviewer has tens of assignments, all read in one query)."""
+    assignments = assignments_of(request.user)
+    for assignment in assignments:
+        assignment.status = review_status(assignment)
+    statuses = [a.status for a in assignments]
+    rounds = sorted({a.submission.round for a in assignments}, key=lambda r: (r.deadline, r.pk))
+    status = request.GET.get("status", "")
+    round_id = request.GET.get("round", "")
+    sort = request.GET.get("sort", "round")
+    shown = [
+        a
+        for a in assignments
+        if (not status or a.status == status) and (not round_id or str(a.submission.round_id) == round_id)
+    ]
+    shown.sort(key=REVIEW_SORTS.get(sort, REVIEW_SORTS["round"]))
+    return render(
+        request,
+        "reviewer/dashboard.html",
+        {
+            "assignments": assignments,
+            "shown": shown,
+            "rounds": rounds,
+            "submitted": statuses.count("submitted"),
+            "drafts": statuses.count("draft"),
+            "filters": {
+                "status": status,
+                "round": round_id,
+                "sort": sort if sort in REVIEW_SORTS else "round",
+            },
+        },
+    )
