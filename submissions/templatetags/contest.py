@@ -45,3 +45,13 @@ def control(field):
     if field.errors:
         attrs["aria-invalid"] = "true"
     return field.as_widget(attrs=attrs)
+
+
+@register.inclusion_tag("includes/opens.html")
+def opens(round, now=None):
+    """When the round opens (or opened), in the viewer's time zone."""
+    return {
+        "round": round,
+        "opened": round.has_opened(now or timezone.now()),
+        "tz_name": timezone.get_current_timezone_name(),
+    }
