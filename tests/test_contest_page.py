@@ -17,8 +17,9 @@ from pages.contest_text import BY_KEY, SECTIONS
 from pages.markdown import render_markdown
 from pages.models import ContestText, ContestTextRevision
 from pages.services import save_contest_text
+from pages.views import EXAMPLE_TASKS
 from submissions.services import TaskUpload, submit_task
-from submissions.taskfile import read_task_file
+from submissions.taskfile import REQUIRED_COLUMNS, read_task_file
 from tests.factories import ANSWERS, RoundFactory
 
 pytestmark = pytest.mark.django_db
@@ -211,21 +212,15 @@ def test_each_example_file_is_a_valid_task_of_its_metric(client, metric):
     report = read_task_file(data, metric=metric, filename=f"example-{metric}.csv")
     assert report.ok, report.lines()
     assert report.n_examples >= 300 and not report.warnings
-    others = [m for m in METRICS if m != metric]
-    # The right metric: a file that needs other columns would fail elsewhere (the log-odds pair shares them).
-    if metric in ("classification", "sequence_prob"):
-        assert all(
-            not read_task_file(data, metric=m, filename="x.csv").ok for m in others if m != "classification"
-        )
+    # The right metric: the file's columns are exactly that metric's, in its order.
+    assert data.decode().splitlines()[0].split(",") == list(REQUIRED_COLUMNS[metric])
 
 
 @pytest.mark.parametrize("metric", METRICS)
 def test_each_example_file_can_be_submitted_as_it_is(
     alice, open_round, metric, django_capture_on_commit_callbacks
 ):
-    data = (
-        __import__("pages.views", fromlist=["EXAMPLE_TASKS"]).EXAMPLE_TASKS / f"{metric}.csv"
-    ).read_bytes()
+    data = (EXAMPLE_TASKS / f"{metric}.csv").read_bytes()
     with django_capture_on_commit_callbacks(execute=False):
         version = submit_task(
             user=alice,
