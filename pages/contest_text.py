@@ -27,16 +27,16 @@ def _default(key: str) -> str:
 
 
 SECTIONS = (
-    Section("overview", "About the contest", "the top of the page"),
+    Section("overview", "About the contest", "at the top of the page"),
     Section("prizes", "Prizes", "under the table of prize tiers and amounts"),
     Section("rubric", "Prize Rubric", "above the rubric table"),
     Section("timeline", "Timeline", "under the table of rounds and their dates"),
-    Section("rules", "Rules", "the submission guidelines and who may be reviewed"),
+    Section("rules", "Rules", "in the Rules section: submission guidelines and eligibility"),
     Section("metrics", "Metrics", "above the four metrics"),
     *(
         Section(f"metric_{metric}", f"Metric: {metric}", f"beside the {metric} columns and example file")
         for metric in METRICS
     ),
-    Section("faq", "Frequently asked questions", "the end of the page"),
+    Section("faq", "Frequently asked questions", "at the end of the page"),
 )
 BY_KEY = {section.key: section for section in SECTIONS}
