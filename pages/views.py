@@ -1,18 +1,36 @@
 """Pages that show several apps at once. Each app's own pages live in the app; these only combine selectors."""
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
 
+import contest
 from accounts.models import Role
 from accounts.selectors import has_role, is_organizer
+from contest import prize, rubric
+from contest.rules import METRICS
 from evaluation.evidence import version_evidence
 from evaluation.selectors import with_evaluation_progress
+from pages import selectors as page_selectors
+from pages import services as page_services
+from pages.contest_text import BY_KEY
+from pages.forms import ContestTextForm
+from pages.markdown import render_markdown
 from reviews import selectors as reviews
 from reviews.selectors import assignments_of, review_status
+from reviews.services import current_rubric
 from submissions import selectors
-from submissions.models import Round, Submission
+from submissions.models import Metric, Round, Submission
+from submissions.taskfile import REQUIRED_COLUMNS
+
+EXAMPLE_TASKS = Path(contest.__file__).resolve().parent / "example_tasks"
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -110,5 +128,80 @@ def _reviewer_dashboard(request: HttpRequest) -> HttpResponse:
                 "round": round_id,
                 "sort": sort if sort in REVIEW_SORTS else "round",
             },
+        },
+    )
+
+
+@dataclass(frozen=True)
+class _MetricShown:
+    key: str
+    label: str
+    columns: tuple[str, ...]
+    text: page_selectors.ShownText
+
+
+def contest_page(request: HttpRequest) -> HttpResponse:
+    """The contest's rules, prizes, rubric, timeline, metrics and FAQ: organizers' text around the rules the
+    code enforces (tiers, rubric, rounds, columns)."""
+    texts = page_selectors.contest_texts()
+    return render(
+        request,
+        "contest/page.html",
+        {
+            "texts": texts,
+            "rounds": Round.objects.all(),
+            "tiers": prize.TIERS,
+            "total_usd": prize.TOTAL_USD,
+            # The rubric in force: the wording organizers last set (the 2022 one until then).
+            "levels": [rubric.LEVEL_NAMES[level] for level in rubric.LEVELS],
+            "rubric": [
+                (c, [c["levels"][level] for level in rubric.LEVELS]) for c in current_rubric().criteria
+            ],
+            "metrics": [
+                _MetricShown(m, Metric(m).label, REQUIRED_COLUMNS[m], texts[f"metric_{m}"]) for m in METRICS
+            ],
+        },
+    )
+
+
+def contest_example(request: HttpRequest, metric: str) -> FileResponse:
+    """A valid example task file for the metric (contest/example_tasks/README.md says where each comes from)."""
+    if metric not in METRICS:
+        raise Http404(f"There is no metric called {metric!r}.")
+    return FileResponse(
+        (EXAMPLE_TASKS / f"{metric}.csv").open("rb"),
+        as_attachment=True,
+        filename=f"example-{metric}.csv",
+        content_type="text/csv",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contest_text_edit(request: HttpRequest, key: str) -> HttpResponse:
+    """An organizer writes one section of the contest page, previews it, and saves it (kept in its history)."""
+    if not is_organizer(request.user):
+        raise PermissionDenied("Only organizers can edit the contest page.")
+    if key not in BY_KEY:
+        raise Http404(f"The contest page has no section {key!r}.")
+    current = page_selectors.contest_text(key=key)
+    form = ContestTextForm(request.POST or None, initial={"body": current.body})
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        body = form.cleaned_data["body"]
+        if "preview" in request.POST:
+            preview = render_markdown(body or current.section.default)
+        else:
+            page_services.save_contest_text(key=key, body=body, by=request.user)
+            messages.success(request, f"Saved “{current.section.title}” on the contest page.")
+            return redirect(reverse("contest") + f"#{key}")
+    return render(
+        request,
+        "organizer/contest_text_edit.html",
+        {
+            "form": form,
+            "text": current,
+            "preview": preview,
+            "history": page_selectors.text_history(key=key),
         },
     )

@@ -5,7 +5,15 @@ from submissions.models import Round, Submission, SubmissionVersion
 
 @admin.register(Round)
 class RoundAdmin(admin.ModelAdmin):
-    list_display = ["name", "opens_at", "deadline", "closes_at", "min_examples", "subsample_cap"]
+    list_display = [
+        "name",
+        "opens_at",
+        "deadline",
+        "closes_at",
+        "feedback_date",
+        "min_examples",
+        "subsample_cap",
+    ]
 
 
 class SubmissionVersionInline(admin.TabularInline):

@@ -24,6 +24,12 @@ class Round(models.Model):
     name = models.CharField(max_length=100)
     opens_at = models.DateTimeField(default=timezone.now)
     deadline = models.DateField(help_text="Last day for submissions, Anywhere on Earth (UTC−12).")
+    feedback_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text="When reviewer feedback and results on the private models are returned (the contest page "
+        "shows it in the timeline).",
+    )
     min_examples = models.PositiveIntegerField(default=rules.MIN_EXAMPLES)
     subsample_cap = models.PositiveIntegerField(
         default=rules.SUBSAMPLE_CAP,

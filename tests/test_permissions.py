@@ -117,6 +117,8 @@ SEES_PRIVATE = dict(anonymous="login", alice=404, bob=404, charlie=404, rita=404
 # Who may see a run but not retry it is sent back to the version page with the reason (a 302 as well).
 RETRY = dict(anonymous="login", alice=302, bob=302, charlie=404, rita=404, rhea=302, olga=302)
 RETRY_PRIVATE = dict(anonymous="login", alice=404, bob=404, charlie=404, rita=404, rhea=302, olga=302)
+# Pages only organizers use: everyone else is told so (403), anonymous visitors are sent to log in.
+ORGANIZER_ONLY = dict(anonymous="login", alice=403, bob=403, charlie=403, rita=403, rhea=403, olga=200)
 ADMIN = dict(anonymous="admin-login", alice="admin-login", bob="admin-login", charlie="admin-login")
 ADMIN |= dict(rita="admin-login", rhea="admin-login", olga=200)
 
@@ -129,6 +131,28 @@ def _png(w, series, kind="scaling", *, pk=None):
 # login page; "admin-login" to the admin's. Objects a person may not see answer 404, like ids that do not exist.
 MATRIX = {
     "home": (GET, lambda w: reverse("home"), dict.fromkeys(SEES_IT, 200)),
+    "contest": (GET, lambda w: reverse("contest"), dict.fromkeys(SEES_IT, 200)),
+    "contest_example": (
+        GET,
+        lambda w: reverse("contest_example", args=["logodds"]),
+        dict.fromkeys(SEES_IT, 200),
+    ),
+    "contest_example of a missing metric": (
+        GET,
+        lambda w: reverse("contest_example", args=["nonsense"]),
+        dict.fromkeys(SEES_IT, 404),
+    ),
+    "contest_text_edit": (GET, lambda w: reverse("contest_text_edit", args=["faq"]), ORGANIZER_ONLY),
+    "contest_text_edit (saving)": (
+        POST,
+        lambda w: reverse("contest_text_edit", args=["faq"]),
+        {**ORGANIZER_ONLY, "olga": 200},  # an empty POST is a form with nothing chosen: shown again
+    ),
+    "contest_text_edit of a missing section": (
+        GET,
+        lambda w: reverse("contest_text_edit", args=["nonsense"]),
+        {**ORGANIZER_ONLY, "olga": 404},
+    ),
     "dashboard": (GET, lambda w: reverse("dashboard"), {**dict.fromkeys(SEES_IT, 200), "anonymous": "login"}),
     "team": (GET, lambda w: reverse("team"), {**dict.fromkeys(SEES_IT, 200), "anonymous": "login"}),
     "submission_create": (

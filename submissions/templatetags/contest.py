@@ -57,3 +57,13 @@ def fields_with_errors(form) -> list:
 def control_id(field) -> str:
     """The id of the element a link to this field should reach: the first radio of a radio group."""
     return f"{field.auto_id}_0" if field.widget_type == "radioselect" else field.auto_id
+
+
+@register.inclusion_tag("includes/opens.html")
+def opens(round, now=None):
+    """When the round opens (or opened), in the viewer's time zone."""
+    return {
+        "round": round,
+        "opened": round.has_opened(now or timezone.now()),
+        "tz_name": timezone.get_current_timezone_name(),
+    }

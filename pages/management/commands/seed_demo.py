@@ -76,6 +76,7 @@ class Command(BaseCommand):
             defaults={
                 "opens_at": timezone.now() - dt.timedelta(days=30),
                 "deadline": today + dt.timedelta(days=60),
+                "feedback_date": today + dt.timedelta(days=75),
             },
         )
         Round.objects.get_or_create(
@@ -83,6 +84,7 @@ class Command(BaseCommand):
             defaults={
                 "opens_at": timezone.now() + dt.timedelta(days=61),
                 "deadline": today + dt.timedelta(days=120),
+                "feedback_date": today + dt.timedelta(days=150),
             },
         )
 
