@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("pages.urls")),
     path("", include("submissions.urls")),
     path("", include("evaluation.urls")),
+    path("", include("reviews.urls")),
 ]
 
 handler400 = "config.views.bad_request"
