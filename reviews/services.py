@@ -210,20 +210,12 @@ def _plan(*, round: Round, per_submission: int, seed: int) -> AssignmentPlan:
         for s in submissions
     }
     # The submissions with the fewest possible reviewers choose first, while everyone's load is still low.
-    order = sorted(submissions, key=lambda s: (len(free[s.pk]), rng.random()))
-    new: dict[int, set[int]] = {s.pk: set() for s in submissions}
-    for s in order:
-        candidates = sorted(
-            (r for r in free[s.pk] if r not in holders[s.pk]), key=lambda r: (load[r], rank[r])
-        )
-        for r in candidates[: max(needs[s.pk], 0)]:
-            new[s.pk].add(r)
-            holders[s.pk].add(r)
-            load[r] += 1
-        if len(candidates) < needs[s.pk]:
+    order = [s.pk for s in sorted(submissions, key=lambda s: (len(free[s.pk]), rng.random()))]
+    new = choose_reviewers(free=free, holders=holders, needs=needs, load=load, rank=rank, order=order)
+    for s in submissions:
+        if len(new[s.pk]) < needs[s.pk]:
             plan.uncovered.append((s, _uncovered_reason(len(free[s.pk]), per_submission)))
 
-    _balance(new=new, holders=holders, free=free, load=load, rank=rank)
     by_submission = {s.pk: s for s in submissions}
     plan.new = [
         (by_submission[s], by_pk[r])
@@ -231,8 +223,31 @@ def _plan(*, round: Round, per_submission: int, seed: int) -> AssignmentPlan:
         for r in sorted(new[s], key=lambda r: by_pk[r].get_username())
     ]
     plan.load = {by_pk[r]: load[r] for r in sorted(by_pk, key=lambda r: by_pk[r].get_username())}
-    plan.uncovered.sort(key=lambda pair: pair[0].pk)
     return plan
+
+
+def choose_reviewers(
+    *,
+    free: dict[int, list[int]],
+    holders: dict[int, set[int]],
+    needs: dict[int, int],
+    load: Counter,
+    rank: dict[int, int],
+    order: list[int],
+) -> dict[int, set[int]]:
+    """The new reviewers of each submission (all ids): ``needs[s]`` of ``free[s]`` (those without a conflict)
+    that are not among ``holders[s]`` already, as many as there are. Submissions choose in ``order``, each the
+    least loaded reviewers (``rank`` breaks ties); then chains of moves even the loads out. ``load`` and
+    ``holders`` are updated."""
+    new: dict[int, set[int]] = {s: set() for s in order}
+    for s in order:
+        candidates = sorted((r for r in free[s] if r not in holders[s]), key=lambda r: (load[r], rank[r]))
+        for r in candidates[: max(needs[s], 0)]:
+            new[s].add(r)
+            holders[s].add(r)
+            load[r] += 1
+    _balance(new=new, holders=holders, free=free, load=load, rank=rank)
+    return new
 
 
 def _uncovered_reason(free: int, per_submission: int) -> str:
