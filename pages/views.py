@@ -92,7 +92,7 @@ def _reviews_for_organizers(user, submission: Submission) -> dict:
 REVIEW_SORTS = {
     "round": lambda a: (a.submission.round.deadline, a.submission.round_id, a.assigned_at),
     "task": lambda a: a.submission.current_version.task_name.casefold(),
-    "status": lambda a: (("not started", "draft", "submitted").index(a.status), a.assigned_at),
+    "status": lambda a: (("not started", "draft", "submitted", "conflicted").index(a.status), a.assigned_at),
     "assigned": lambda a: a.assigned_at,
 }
 
@@ -101,8 +101,11 @@ def _reviewer_dashboard(request: HttpRequest) -> HttpResponse:
     """The reviewer's assignments with their review status and progress; filtered by status and round, sorted
     by any column (in Python: a reviewer has tens of assignments, all read in one query)."""
     assignments = assignments_of(request.user)
+    conflicted = reviews.conflicted_assignments(request.user)
     for assignment in assignments:
-        assignment.status = review_status(assignment)
+        assignment.status = (
+            "conflicted" if assignment.submission_id in conflicted else review_status(assignment)
+        )
     statuses = [a.status for a in assignments]
     rounds = sorted({a.submission.round for a in assignments}, key=lambda r: (r.deadline, r.pk))
     status = request.GET.get("status", "")

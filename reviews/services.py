@@ -1,4 +1,6 @@
 import random
+import re
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -7,24 +9,38 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Membership, Role
+from accounts.models import Role, Team
 from accounts.selectors import has_role, is_organizer
 from contest import rubric
-from reviews.models import Assignment, DiscussionPost, Review, ReviewUnlock, Rubric, SpotCheck, Tier
+from reviews.models import (
+    Assignment,
+    Conflict,
+    DiscussionPost,
+    InstitutionalDomain,
+    Review,
+    ReviewUnlock,
+    Rubric,
+    SpotCheck,
+    Tier,
+)
+from reviews.selectors import conflict_reason, conflicts_between, is_public_webmail, reviewers
+from submissions.models import Round, Submission
 from submissions.selectors import version_examples
 
+DEFAULT_REVIEWERS_PER_SUBMISSION = 3
 
-def check_assignment(*, submission, reviewer: AbstractBaseUser) -> None:
-    """Raise ValidationError when the reviewer may not review this submission."""
+
+def check_assignment(*, submission: Submission, reviewer: AbstractBaseUser) -> None:
+    """Raise ValidationError when the reviewer may not review this submission, with the reason."""
     if not has_role(reviewer, Role.REVIEWER):
         raise ValidationError({"reviewer": f"{reviewer.get_username()} is not a reviewer."})
-    if Membership.objects.filter(user=reviewer, team_id=submission.team_id).exists():
-        raise ValidationError(
-            {"reviewer": f"{reviewer.get_username()} is in the submitting team: a conflict of interest."}
-        )
+    if reason := conflict_reason(reviewer=reviewer, submission=submission):
+        raise ValidationError({"reviewer": f"A conflict of interest: {reason}."})
 
 
-def assign_reviewer(*, submission, reviewer: AbstractBaseUser, by: AbstractBaseUser) -> Assignment:
+def assign_reviewer(
+    *, submission: Submission, reviewer: AbstractBaseUser, by: AbstractBaseUser
+) -> Assignment:
     if not is_organizer(by):
         raise PermissionDenied("Only organizers assign reviewers.")
     check_assignment(submission=submission, reviewer=reviewer)
@@ -276,3 +292,272 @@ def label_spot_checks(
         check.label, check.labelled_at = label, now
     SpotCheck.objects.bulk_update(checks, ["label", "labelled_at"])
     return checks
+
+
+# Conflicts of interest -------------------------------------------------------------------------------------
+
+
+def check_conflict(
+    *, reviewer: AbstractBaseUser, team: Team | None = None, person: AbstractBaseUser | None = None
+) -> None:
+    """Raise ValidationError unless this is a new conflict between a reviewer and one team or one contestant."""
+    if not has_role(reviewer, Role.REVIEWER):
+        raise ValidationError({"reviewer": f"{reviewer.get_username()} is not a reviewer."})
+    if (team is None) == (person is None):
+        raise ValidationError("A conflict is with one team or with one contestant.")
+    if person is not None and not has_role(person, Role.CONTESTANT):
+        raise ValidationError({"person": f"{person.get_username()} is not a contestant."})
+    if person is not None and person.pk == reviewer.pk:
+        raise ValidationError({"person": "A reviewer is not in conflict with themselves."})
+    same = {"team": team} if team else {"person": person}
+    if Conflict.objects.filter(reviewer=reviewer, **same).exists():
+        raise ValidationError(f"{reviewer.get_username()} already has a conflict with {team or person}.")
+
+
+def declare_conflict(
+    *,
+    reviewer: AbstractBaseUser,
+    team: Team | None = None,
+    person: AbstractBaseUser | None = None,
+    reason: str = "",
+) -> Conflict:
+    """A reviewer declares that they must not review a team's submissions (or those of a contestant's team)."""
+    check_conflict(reviewer=reviewer, team=team, person=person)
+    return Conflict.objects.create(
+        reviewer=reviewer,
+        team=team,
+        person=person,
+        reason=reason.strip(),
+        source=Conflict.Source.DECLARED,
+        created_by=reviewer,
+    )
+
+
+def withdraw_declared_conflict(*, reviewer: AbstractBaseUser, conflict: Conflict) -> None:
+    """A reviewer takes back a conflict they declared; one an organizer set stays."""
+    if conflict.reviewer_id != reviewer.pk or conflict.source != Conflict.Source.DECLARED:
+        raise PermissionDenied("Only the organizers can remove a conflict they set.")
+    conflict.delete()
+
+
+def set_conflict(
+    *,
+    reviewer: AbstractBaseUser,
+    by: AbstractBaseUser,
+    team: Team | None = None,
+    person: AbstractBaseUser | None = None,
+    reason: str = "",
+) -> Conflict:
+    if not is_organizer(by):
+        raise PermissionDenied("Only organizers set conflicts of interest.")
+    check_conflict(reviewer=reviewer, team=team, person=person)
+    return Conflict.objects.create(
+        reviewer=reviewer,
+        team=team,
+        person=person,
+        reason=reason.strip(),
+        source=Conflict.Source.ORGANIZER,
+        created_by=by,
+    )
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def clean_institutional_domain(domain: str) -> str:
+    """The domain as stored (lower case, no ``@``), or ValidationError saying why it can't be listed."""
+    cleaned = domain.strip().lower().removeprefix("@")
+    if not _DOMAIN.match(cleaned):
+        raise ValidationError({"domain": f"“{domain}” is not an e-mail domain like example.edu."})
+    if is_public_webmail(cleaned):
+        raise ValidationError(
+            {
+                "domain": f"{cleaned} is a public webmail domain: anyone can have an address there, so sharing "
+                "it is no conflict of interest."
+            }
+        )
+    return cleaned
+
+
+def add_institutional_domain(*, domain: str, by: AbstractBaseUser) -> InstitutionalDomain:
+    if not is_organizer(by):
+        raise PermissionDenied("Only organizers list institutional domains.")
+    cleaned = clean_institutional_domain(domain)
+    if InstitutionalDomain.objects.filter(domain=cleaned).exists():
+        raise ValidationError({"domain": f"{cleaned} is already listed."})
+    return InstitutionalDomain.objects.create(domain=cleaned, added_by=by)
+
+
+# Automatic assignment --------------------------------------------------------------------------------------
+
+
+@dataclass
+class AssignmentPlan:
+    """What the auto-assigner did (or, in a dry run, would do) for a round."""
+
+    round: Round
+    per_submission: int
+    submissions: int = 0  # how many the round has
+    new: list[tuple[Submission, AbstractBaseUser]] = field(default_factory=list)
+    # Every reviewer with their number of assignments in the round once the plan is made, by username.
+    load: dict[AbstractBaseUser, int] = field(default_factory=dict)
+    # Submissions left with fewer than per_submission reviewers, with the reason.
+    uncovered: list[tuple[Submission, str]] = field(default_factory=list)
+    # Assignments made before a conflict was declared or found: kept, not counted, for an organizer to remove.
+    conflicted: list[tuple[Assignment, str]] = field(default_factory=list)
+
+
+def assign_reviewers_automatically(
+    *,
+    round: Round,
+    by: AbstractBaseUser | None,
+    per_submission: int = DEFAULT_REVIEWERS_PER_SUBMISSION,
+    dry_run: bool = False,
+    seed: int = 0,
+) -> AssignmentPlan:
+    """Give every submission of the round ``per_submission`` reviewers without a conflict, keeping the existing
+    assignments, so that the reviewers' numbers of assignments in the round differ by at most one wherever
+    conflicts allow. Ties are broken by a random order drawn from ``seed``: the same data gives the same plan.
+
+    ``by`` is the organizer who asked, or None for the ``assign_reviewers`` command (run by whoever runs the
+    server). A dry run computes the plan and writes nothing.
+    """
+    if by is not None and not is_organizer(by):
+        raise PermissionDenied("Only organizers assign reviewers.")
+    if per_submission < 1:
+        raise ValidationError("A submission needs at least one reviewer.")
+    with transaction.atomic():
+        # One auto-assigner at a time per round, so two never both fill the same gap.
+        Round.objects.select_for_update().get(pk=round.pk)
+        plan = _plan(round=round, per_submission=per_submission, seed=seed)
+        if not dry_run:
+            Assignment.objects.bulk_create(
+                Assignment(submission=s, reviewer=r, assigned_by=by, method=Assignment.Method.AUTOMATIC)
+                for s, r in plan.new
+            )
+    return plan
+
+
+def _plan(*, round: Round, per_submission: int, seed: int) -> AssignmentPlan:
+    submissions = list(
+        Submission.objects.filter(round=round).select_related("current_version").order_by("pk")
+    )
+    panel = list(reviewers())
+    conflicts = conflicts_between(reviewers=panel, submissions=submissions)
+    rng = random.Random(seed)
+    rank = {r.pk: i for i, r in enumerate(rng.sample(panel, len(panel)))}
+    by_pk = {r.pk: r for r in panel}
+    plan = AssignmentPlan(round=round, per_submission=per_submission, submissions=len(submissions))
+
+    load: Counter[int] = Counter(dict.fromkeys(by_pk, 0))
+    holders: dict[int, set[int]] = {s.pk: set() for s in submissions}  # submission -> reviewers on it
+    for assignment in Assignment.objects.filter(submission__round=round).select_related("reviewer"):
+        holders[assignment.submission_id].add(assignment.reviewer_id)
+        if assignment.reviewer_id in by_pk:
+            load[assignment.reviewer_id] += 1
+        if reason := conflicts.reason(assignment.reviewer_id, assignment.submission_id):
+            plan.conflicted.append((assignment, reason))
+    conflicted_pairs = {(a.reviewer_id, a.submission_id) for a, _ in plan.conflicted}
+
+    free = {  # submission -> reviewers without a conflict
+        s.pk: [r for r in by_pk if conflicts.reason(r, s.pk) is None] for s in submissions
+    }
+    needs = {
+        s.pk: per_submission
+        - sum(1 for r in holders[s.pk] if r in by_pk and (r, s.pk) not in conflicted_pairs)
+        for s in submissions
+    }
+    # The submissions with the fewest possible reviewers choose first, while everyone's load is still low.
+    order = [s.pk for s in sorted(submissions, key=lambda s: (len(free[s.pk]), rng.random()))]
+    new = choose_reviewers(free=free, holders=holders, needs=needs, load=load, rank=rank, order=order)
+    for s in submissions:
+        if len(new[s.pk]) < needs[s.pk]:
+            plan.uncovered.append((s, _uncovered_reason(len(free[s.pk]), per_submission)))
+
+    by_submission = {s.pk: s for s in submissions}
+    plan.new = [
+        (by_submission[s], by_pk[r])
+        for s in sorted(new)
+        for r in sorted(new[s], key=lambda r: by_pk[r].get_username())
+    ]
+    plan.load = {by_pk[r]: load[r] for r in sorted(by_pk, key=lambda r: by_pk[r].get_username())}
+    return plan
+
+
+def choose_reviewers(
+    *,
+    free: dict[int, list[int]],
+    holders: dict[int, set[int]],
+    needs: dict[int, int],
+    load: Counter,
+    rank: dict[int, int],
+    order: list[int],
+) -> dict[int, set[int]]:
+    """The new reviewers of each submission (all ids): ``needs[s]`` of ``free[s]`` (those without a conflict)
+    that are not among ``holders[s]`` already, as many as there are. Submissions choose in ``order``, each the
+    least loaded reviewers (``rank`` breaks ties); then chains of moves even the loads out. ``load`` and
+    ``holders`` are updated."""
+    new: dict[int, set[int]] = {s: set() for s in order}
+    for s in order:
+        candidates = sorted((r for r in free[s] if r not in holders[s]), key=lambda r: (load[r], rank[r]))
+        for r in candidates[: max(needs[s], 0)]:
+            new[s].add(r)
+            holders[s].add(r)
+            load[r] += 1
+    _balance(new=new, holders=holders, free=free, load=load, rank=rank)
+    return new
+
+
+def _uncovered_reason(free: int, per_submission: int) -> str:
+    if free == 0:
+        return f"no reviewer is without a conflict (needs {per_submission})"
+    return f"only {free} reviewer{'s' if free != 1 else ''} without a conflict (needs {per_submission})"
+
+
+def _balance(*, new, holders, free, load, rank) -> None:
+    """Move new assignments from busier to less busy reviewers until no chain of moves can bring two reviewers'
+    loads closer: a chain hands one submission from r0 to r1, another from r1 to r2, … so only r0 loses one
+    and only the last gains one. Existing assignments never move. Each chain lowers the sum of squared loads,
+    so this ends."""
+    while True:
+        for source in sorted(load, key=lambda r: (-load[r], rank[r])):
+            chain = _chain_from(source, new=new, holders=holders, free=free, load=load, rank=rank)
+            if chain:
+                for submission, giver, taker in chain:
+                    new[submission].discard(giver)
+                    holders[submission].discard(giver)
+                    new[submission].add(taker)
+                    holders[submission].add(taker)
+                load[chain[0][1]] -= 1
+                load[chain[-1][2]] += 1
+                break
+        else:
+            return
+
+
+def _chain_from(source, *, new, holders, free, load, rank) -> list[tuple[int, int, int]] | None:
+    """The shortest chain of moves from ``source`` to a reviewer with at least two assignments fewer."""
+    given = {}  # reviewer -> (submission, from whom) that reached them
+    queue = deque([source])
+    seen = {source}
+    moves_of = {}  # reviewer -> the submissions newly assigned to them
+    for s, rs in new.items():
+        for r in rs:
+            moves_of.setdefault(r, []).append(s)
+    while queue:
+        giver = queue.popleft()
+        for s in sorted(moves_of.get(giver, [])):
+            for taker in sorted(free[s], key=lambda r: (load[r], rank[r])):
+                if taker in seen or taker in holders[s]:
+                    continue
+                seen.add(taker)
+                given[taker] = (s, giver)
+                if load[taker] <= load[source] - 2:
+                    chain = []
+                    while taker != source:
+                        s_, giver_ = given[taker]
+                        chain.append((s_, giver_, taker))
+                        taker = giver_
+                    return chain[::-1]
+                queue.append(taker)
+    return None

@@ -85,6 +85,7 @@ class World:
     round: object
     public: ModelSeries
     private: ModelSeries
+    conflict: object  # one rhea declared
 
     def submitted_review(self) -> int:
         """The id of rhea's review of the submission, submitted (each call submits it again if unlocked)."""
@@ -198,6 +199,22 @@ MATRIX = {
         lambda w: reverse("run_retry", args=[w.run(w.private)]),
         RETRY_PRIVATE,
     ),
+    # Reviewers alone declare their conflicts of interest; a reviewer withdraws only one they declared.
+    "reviewer_conflicts": (
+        GET,
+        lambda w: reverse("reviewer_conflicts"),
+        dict(anonymous="login", alice=403, bob=403, charlie=403, rita=200, rhea=200, olga=403),
+    ),
+    "conflict_withdraw": (
+        POST,
+        lambda w: reverse("conflict_withdraw", args=[w.conflict.pk]),
+        dict(anonymous="login", alice=403, bob=403, charlie=403, rita=404, rhea=302, olga=403),
+    ),
+    "conflict_withdraw (missing id)": (
+        POST,
+        lambda w: reverse("conflict_withdraw", args=[MISSING]),
+        dict(anonymous="login", alice=403, bob=403, charlie=403, rita=404, rhea=404, olga=403),
+    ),
     "admin change page of the submission": (
         GET,
         lambda w: reverse("admin:submissions_submission_change", args=[w.submission.pk]),
@@ -256,8 +273,16 @@ MATRIX["review_unlock (missing id)"] = (
 
 
 @pytest.fixture
-def world(submission, open_round, series, png_export):
-    return World(submission=submission, round=open_round, public=series[0], private=series[1])
+def world(submission, open_round, series, png_export, rhea, charlie):
+    from reviews.services import declare_conflict
+
+    return World(
+        submission=submission,
+        round=open_round,
+        public=series[0],
+        private=series[1],
+        conflict=declare_conflict(reviewer=rhea, person=charlie),
+    )
 
 
 def _outcome(response):

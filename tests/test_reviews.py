@@ -462,3 +462,21 @@ def test_the_dashboard_filters_by_status_and_round_and_sorts(client, rita, olga,
     assert (
         "No assignment matches" in client.get(reverse("dashboard"), {"status": "submitted"}).content.decode()
     )
+
+
+def test_a_conflict_found_after_the_assignment_closes_the_submission_to_the_reviewer(
+    client, rita, olga, assignment
+):
+    from reviews.services import set_conflict
+
+    client.force_login(rita)
+    assert client.get(_review_url(assignment.submission)).status_code == 200
+    set_conflict(reviewer=rita, team=assignment.submission.team, person=None, reason="Same lab", by=olga)
+    for url in (
+        _review_url(assignment.submission),
+        reverse("submission_detail", args=[assignment.submission.pk]),
+        reverse("spot_check", args=[assignment.submission.pk]),
+    ):
+        assert client.get(url).status_code == 404
+    dashboard = client.get(reverse("dashboard")).content.decode()
+    assert "Conflict of interest" in dashboard and _review_url(assignment.submission) not in dashboard
