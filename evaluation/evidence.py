@@ -80,7 +80,7 @@ def _digest(identity) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
-def _probabilities(metric: str, logprobs: list[list[float]]) -> list[list[float]]:
+def class_probabilities(metric: str, logprobs: list[list[float]]) -> list[list[float]]:
     """Per scored prompt, each continuation's probability: normalised over the classes, or p(completion)."""
     if metric == "sequence_prob":
         return [[math.exp(lp) for lp in logprobs[0]]]
@@ -103,7 +103,7 @@ def _example(row: int, examples: dict, result, metric: str) -> dict:
         "classes": ex.get("classes") or [],
         "answer_index": ex.get("answer_index"),
         "value": result.value,
-        "probabilities": _probabilities(metric, result.class_logprobs) if result.class_logprobs else [],
+        "probabilities": class_probabilities(metric, result.class_logprobs) if result.class_logprobs else [],
     }
 
 
