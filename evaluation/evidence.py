@@ -17,7 +17,7 @@ from pathlib import Path
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 
-from evaluation import plots, selectors, trends
+from evaluation import plots, selectors, services, trends
 from evaluation.models import EvaluationRun, ModelSeries
 from evaluation.plots import Curve, Point, accuracy_figure, scaling_figure
 from evaluation.trends import ModelValues, Trend, scaling_trend
@@ -341,10 +341,12 @@ def series_figures(*, user: AbstractBaseUser, version, series_id: int) -> dict:
 
 
 def precompute_evidence(*, version_id: int) -> None:
-    """Compute and cache the evidence of every series of a version, so the next view finds it ready: meant for
-    the worker, once a run of the version has succeeded and committed."""
+    """Compute and cache the evidence of every series of a version, and index its example texts, so the next
+    view finds them ready: meant for the worker, once a run of the version has succeeded and committed."""
     version = SubmissionVersion.objects.select_related("submission__round").get(pk=version_id)
     _fill(version, _by_series(version, selectors.runs_of(version=version)))
+    # The examples page's first view then finds the texts indexed too (a no-op once they are).
+    services.index_example_texts(version=version)
 
 
 def _examples_by_row(version) -> dict[int, dict]:

@@ -168,7 +168,8 @@ def drill_down_results(
 
 def _value_on(run: EvaluationRun) -> Subquery:
     """The value of the outer query's row on ``run`` (NULL where the run has none)."""
-    return Subquery(ExampleResult.objects.filter(run=run, row=OuterRef("row")).values("value")[:1])
+    # order_by(): without it the model's default ordering joins the run, model and series for nothing.
+    return Subquery(ExampleResult.objects.filter(run=run, row=OuterRef("row")).order_by().values("value")[:1])
 
 
 def example_texts_of(*, version, rows: list[int], keep: int, tail: int) -> dict[int, dict]:
