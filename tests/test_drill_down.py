@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from evaluation.drilldown import PER_PAGE
-from evaluation.models import EvaluationRun, ExampleText, LanguageModel
+from evaluation.models import EvaluationRun, ExampleText, LanguageModel, ModelSeries
 from evaluation.services import release_series
 from submissions.services import TaskUpload, submit_task
 from tests.factories import ANSWERS, make_task_csv
@@ -236,8 +236,6 @@ def test_bad_parameters_fall_back_and_say_so(client, alice, task, params, note):
 def test_a_series_of_one_model_cannot_sort_by_change_without_a_comparison(
     client, alice, open_round, django_capture_on_commit_callbacks
 ):
-    from evaluation.models import ModelSeries
-
     series = ModelSeries.objects.create(name="Solo")
     LanguageModel.objects.create(series=series, name="solo-0", parameter_count=1000, location="/nowhere")
     with django_capture_on_commit_callbacks(execute=False):
@@ -300,3 +298,34 @@ def test_a_page_costs_the_same_queries_for_300_or_3000_examples(client, alice, c
         {"model": model("open-0"), "compare": model("open-2"), "sort": "change-desc"},
     ):
         assert cost(alice, small, **params) == cost(charlie, large, **params), params
+
+
+def test_a_long_prompt_comes_shortened_with_a_way_to_expand_it(client, alice, open_round):
+    import io
+
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "prompt": [f"Start {i} " + "filler " * 2_000 + f"end {i}:" for i in range(300)],
+            "classes": [str([" Yes", " No"])] * 300,
+            "answer_index": [i % 2 for i in range(300)],
+        }
+    )
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    version = submit_task(
+        user=alice,
+        round=open_round,
+        answers=ANSWERS,
+        upload=TaskUpload(name="t.csv", data=buffer.getvalue().encode()),
+    )
+    series = ModelSeries.objects.create(name="Solo")
+    solo = LanguageModel.objects.create(series=series, name="solo-0", parameter_count=1, location="/nowhere")
+    run = EvaluationRun.objects.create(version=version, model=solo)
+    finish_run(run, rows=list(range(2, 302)), values=[row / 1000 for row in range(2, 302)])
+    client.force_login(alice)
+    html = page(client, version, sort="row")
+    expand = reverse("version_example", args=[version.submission_id, 1, 2])
+    assert "Start 0 " in html and "end 0:" in html and f'data-expand="{expand}"' in html
+    assert "filler " * 1_000 not in html and len(html) < 200_000
