@@ -328,20 +328,22 @@ def index_example_texts(*, version) -> bool:
         except (TypeError, ValueError):
             return None
 
-    ExampleText.objects.bulk_create(
-        (
-            ExampleText(
-                version=version,
-                row=int(example["row"]),
-                prompt=text(example.get("prompt")),
-                other_prompt=text(example.get("other_prompt")),
-                completion=text(example.get("completion")),
-                classes=[str(c) for c in example.get("classes") or []],
-                answer_index=index(example.get("answer_index")),
-            )
-            for example in frame.to_dict("records")
-        ),
-        batch_size=1_000,
-        ignore_conflicts=True,
-    )
+    # One transaction: a viewer sees all of a version's texts or none, never a search over half of them.
+    with transaction.atomic():
+        ExampleText.objects.bulk_create(
+            (
+                ExampleText(
+                    version=version,
+                    row=int(example["row"]),
+                    prompt=text(example.get("prompt")),
+                    other_prompt=text(example.get("other_prompt")),
+                    completion=text(example.get("completion")),
+                    classes=[str(c) for c in example.get("classes") or []],
+                    answer_index=index(example.get("answer_index")),
+                )
+                for example in frame.to_dict("records")
+            ),
+            batch_size=1_000,
+            ignore_conflicts=True,
+        )
     return True
