@@ -17,7 +17,7 @@ from pathlib import Path
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 
-from evaluation import plots, selectors, trends
+from evaluation import plots, selectors, services, trends
 from evaluation.models import EvaluationRun, ModelSeries
 from evaluation.plots import Curve, Point, accuracy_figure, scaling_figure
 from evaluation.trends import ModelValues, Trend, scaling_trend
@@ -80,7 +80,7 @@ def _digest(identity) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
-def _probabilities(metric: str, logprobs: list[list[float]]) -> list[list[float]]:
+def class_probabilities(metric: str, logprobs: list[list[float]]) -> list[list[float]]:
     """Per scored prompt, each continuation's probability: normalised over the classes, or p(completion)."""
     if metric == "sequence_prob":
         return [[math.exp(lp) for lp in logprobs[0]]]
@@ -103,7 +103,7 @@ def _example(row: int, examples: dict, result, metric: str) -> dict:
         "classes": ex.get("classes") or [],
         "answer_index": ex.get("answer_index"),
         "value": result.value,
-        "probabilities": _probabilities(metric, result.class_logprobs) if result.class_logprobs else [],
+        "probabilities": class_probabilities(metric, result.class_logprobs) if result.class_logprobs else [],
     }
 
 
@@ -341,10 +341,12 @@ def series_figures(*, user: AbstractBaseUser, version, series_id: int) -> dict:
 
 
 def precompute_evidence(*, version_id: int) -> None:
-    """Compute and cache the evidence of every series of a version, so the next view finds it ready: meant for
-    the worker, once a run of the version has succeeded and committed."""
+    """Compute and cache the evidence of every series of a version, and index its example texts, so the next
+    view finds them ready: meant for the worker, once a run of the version has succeeded and committed."""
     version = SubmissionVersion.objects.select_related("submission__round").get(pk=version_id)
     _fill(version, _by_series(version, selectors.runs_of(version=version)))
+    # The examples page's first view then finds the texts indexed too (a no-op once they are).
+    services.index_example_texts(version=version)
 
 
 def _examples_by_row(version) -> dict[int, dict]:

@@ -139,3 +139,26 @@ class SeriesRelease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.series} released for {self.round}"
+
+
+class ExampleText(models.Model):
+    """The texts of one example of a version's file, copied into the database the first time someone drills
+    down into the version's examples: searching, sorting and paging then stay in SQL (a few queries per page,
+    however many examples) instead of reading and parsing the whole file on every request."""
+
+    version = models.ForeignKey(
+        "submissions.SubmissionVersion", on_delete=models.CASCADE, related_name="example_texts"
+    )
+    row = models.PositiveIntegerField(help_text="Spreadsheet row of the example (header = row 1).")
+    prompt = models.TextField()
+    other_prompt = models.TextField(blank=True)
+    completion = models.TextField(blank=True)
+    classes = models.JSONField(default=list)
+    answer_index = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["version", "row"]
+        constraints = [models.UniqueConstraint(fields=["version", "row"], name="one_text_per_version_row")]
+
+    def __str__(self) -> str:
+        return f"row {self.row} of {self.version}"

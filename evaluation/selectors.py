@@ -1,10 +1,11 @@
 """What each person may see of evaluations: private series stay hidden until released for the round."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Length, Right, Substr
 
 from accounts.selectors import is_organizer
-from evaluation.models import EvaluationRun, ExampleResult, ModelSeries
+from evaluation.models import EvaluationRun, ExampleResult, ExampleText, ModelSeries
 from submissions.models import Submission
 from submissions.selectors import is_reviewer_of, submissions_visible_to
 
@@ -123,3 +124,66 @@ def results_of(runs: list[EvaluationRun]):
         .order_by("run__model__series__order", "run__model__parameter_count", "row")
         .iterator(chunk_size=5_000)
     )
+
+
+# How the drill-down may order a run's examples: by the shown model's value, or by the change of value between
+# two models of the viewer's choice (None when unknown: a row one of them did not evaluate), ties by row.
+DRILL_DOWN_ORDERS = {
+    "value-desc": (F("value").desc(), "row"),
+    "value-asc": (F("value").asc(), "row"),
+    "change-desc": (F("change").desc(nulls_last=True), "row"),
+    "change-asc": (F("change").asc(nulls_last=True), "row"),
+    "row": ("row",),
+}
+
+
+def drill_down_results(
+    *,
+    run: EvaluationRun,
+    order: str,
+    search: str = "",
+    change_from: EvaluationRun | None = None,
+    change_to: EvaluationRun | None = None,
+) -> QuerySet:
+    """The run's example results as dicts (row, value, correct, class_logprobs, change), ordered by ``order``
+    (a key of DRILL_DOWN_ORDERS), only those whose prompt or other prompt contains ``search`` (any case).
+
+    One lazy query: a paginator counts it and slices one page, so a page costs two queries however many
+    examples the run has. The search reads the version's ExampleText rows (see services.index_example_texts).
+    """
+    results = ExampleResult.objects.filter(run=run)
+    if search:
+        matching = ExampleText.objects.filter(version=run.version_id).filter(
+            Q(prompt__icontains=search) | Q(other_prompt__icontains=search)
+        )
+        results = results.filter(row__in=matching.values("row"))
+    if change_from is not None and change_to is not None:
+        results = results.annotate(change=_value_on(change_to) - _value_on(change_from))
+    else:
+        results = results.annotate(change=Value(None, output_field=FloatField()))
+    return results.order_by(*DRILL_DOWN_ORDERS[order]).values(
+        "row", "value", "correct", "class_logprobs", "change"
+    )
+
+
+def _value_on(run: EvaluationRun) -> Subquery:
+    """The value of the outer query's row on ``run`` (NULL where the run has none)."""
+    # order_by(): without it the model's default ordering joins the run, model and series for nothing.
+    return Subquery(ExampleResult.objects.filter(run=run, row=OuterRef("row")).order_by().values("value")[:1])
+
+
+def example_texts_of(*, version, rows: list[int], keep: int, tail: int) -> dict[int, dict]:
+    """The texts of these rows of the version, by row, in one query. Each long text comes as its first ``keep``
+    characters, its last ``tail`` ones and its length, so a page of huge prompts stays small."""
+    fields = ("prompt", "other_prompt", "completion")
+    pieces = {}
+    for name in fields:
+        pieces |= {
+            f"{name}_head": Substr(name, 1, keep),
+            f"{name}_tail": Right(name, tail),
+            f"{name}_length": Length(name),
+        }
+    found = ExampleText.objects.filter(version=version, row__in=rows).values(
+        "row", "classes", "answer_index", **pieces
+    )
+    return {texts["row"]: texts for texts in found}

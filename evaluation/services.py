@@ -8,6 +8,7 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import F
@@ -16,7 +17,15 @@ from kombu.exceptions import OperationalError
 
 from accounts.selectors import is_organizer
 from config.celery import app
-from evaluation.models import EvaluationRun, ExampleResult, LanguageModel, ModelSeries, SeriesRelease
+from evaluation.models import (
+    EvaluationRun,
+    ExampleResult,
+    ExampleText,
+    LanguageModel,
+    ModelSeries,
+    SeriesRelease,
+)
+from submissions.selectors import version_examples
 
 logger = logging.getLogger(__name__)
 
@@ -288,3 +297,53 @@ def release_series(*, series: ModelSeries, round, user: AbstractBaseUser) -> Ser
         series=series, round=round, defaults={"released_by": user}
     )
     return release
+
+
+def index_example_texts(*, version) -> bool:
+    """Copy the texts of the version's examples into ``ExampleText`` (once: a version's file never changes), so
+    the drill-down searches, sorts and pages them in SQL. False when the stored file can no longer be read (the
+    drill-down then shows values without texts). Two viewers filling at once insert the same rows; the second
+    one's are ignored."""
+    if ExampleText.objects.filter(version=version).exists():
+        return True
+    # A file that no longer validates is not read again on every view: the answer is kept for a day.
+    unreadable = f"example-texts:unreadable:{version.sha256}:{version.metric}"
+    if cache.get(unreadable):
+        return False
+    try:
+        frame = version_examples(version)
+    except ValueError as error:
+        logger.warning(
+            "drill-down: stored file unreadable", extra={"version": version.pk, "error": str(error)}
+        )
+        cache.set(unreadable, True, 24 * 3600)
+        return False
+
+    def text(value) -> str:
+        return value if isinstance(value, str) else ""
+
+    def index(value) -> int | None:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return None
+
+    # One transaction: a viewer sees all of a version's texts or none, never a search over half of them.
+    with transaction.atomic():
+        ExampleText.objects.bulk_create(
+            (
+                ExampleText(
+                    version=version,
+                    row=int(example["row"]),
+                    prompt=text(example.get("prompt")),
+                    other_prompt=text(example.get("other_prompt")),
+                    completion=text(example.get("completion")),
+                    classes=[str(c) for c in example.get("classes") or []],
+                    answer_index=index(example.get("answer_index")),
+                )
+                for example in frame.to_dict("records")
+            ),
+            batch_size=1_000,
+            ignore_conflicts=True,
+        )
+    return True

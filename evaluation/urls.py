@@ -14,6 +14,11 @@ urlpatterns = [
         name="evidence_fragment",
     ),
     path(
+        "submissions/<int:pk>/v<int:number>/examples/",
+        views.examples_drill_down,
+        name="examples_drill_down",
+    ),
+    path(
         "submissions/<int:pk>/v<int:number>/results.csv",
         views.results_download,
         {"fmt": "csv"},

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import is_organizer
-from evaluation import charts, selectors, services, trends
+from evaluation import charts, drilldown, selectors, services, trends
 from evaluation.evidence import series_figures, version_evidence
 from evaluation.models import EvaluationRun
 from evaluation.plots import PngExportUnavailable
@@ -79,6 +79,22 @@ def evidence_fragment(request: HttpRequest, pk: int, number: int) -> HttpRespons
             "submission": version.submission,
             "version": version,
             "evidence": version_evidence(user=request.user, version=version),
+        },
+    )
+
+
+@login_required
+def examples_drill_down(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """Every example of the version's evaluation, a page at a time, as the query string asks (a GET form).
+    Whoever sees the version page sees this one, blind for reviewers as it is: no authors, no file name."""
+    version = _version(request, pk, number)
+    return render(
+        request,
+        "evaluation/drill_down.html",
+        {
+            "submission": version.submission,
+            "version": version,
+            "drill": drilldown.drill_down(user=request.user, version=version, params=request.GET),
         },
     )
 

@@ -183,6 +183,20 @@ MATRIX = {
         lambda w: reverse("verdicts_help"),
         {**dict.fromkeys(SEES_IT, 200), "anonymous": "login"},
     ),
+    "examples_drill_down": (
+        GET,
+        lambda w: reverse("examples_drill_down", args=[w.submission.pk, 1]),
+        SEES_IT,
+    ),
+    # A hidden model is answered like a missing one: the page falls back to a model the viewer may see.
+    "examples_drill_down of a private model": (
+        GET,
+        lambda w: (
+            reverse("examples_drill_down", args=[w.submission.pk, 1])
+            + f"?model={w.private.models.first().pk}&sort=nonsense&page=999"
+        ),
+        SEES_IT,
+    ),
     "results_csv": (GET, lambda w: reverse("results_csv", args=[w.submission.pk, 1]), SEES_IT),
     "results_json": (GET, lambda w: reverse("results_json", args=[w.submission.pk, 1]), SEES_IT),
     "figure_png of a public series": (GET, lambda w: _png(w, w.public), SEES_IT),
@@ -255,6 +269,10 @@ MISSING_IDS = {
         "evaluation_status", args=[w.submission.pk, 9]
     ),
     "evidence_fragment": lambda w: reverse("evidence_fragment", args=[MISSING, 1]),
+    "examples_drill_down": lambda w: reverse("examples_drill_down", args=[MISSING, 1]),
+    "examples_drill_down of a missing version": lambda w: reverse(
+        "examples_drill_down", args=[w.submission.pk, 9]
+    ),
     "results_csv": lambda w: reverse("results_csv", args=[MISSING, 1]),
     "results_json": lambda w: reverse("results_json", args=[w.submission.pk, 9]),
     "figure_png": lambda w: _png(w, w.public, pk=MISSING),

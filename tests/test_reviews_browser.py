@@ -44,6 +44,7 @@ def test_a_reviewer_judges_a_submission_beside_its_evidence(page: Page, live_ser
 
     expect(page.get_by_role("heading", name="Review: Even or odd")).to_be_visible()
     expect(page.locator(".plot .main-svg").first).to_be_visible()  # the plots beside the form
+    expect(page.get_by_role("link", name="All 300 examples of Open Models")).to_be_visible()  # the drill-down
     for criterion in rubric.CRITERIA_2022:
         expect(page.get_by_role("group", name=criterion["name"])).to_be_visible()
 
