@@ -316,9 +316,9 @@ def version_evidence(*, user: AbstractBaseUser, version) -> dict:
     runs = selectors.runs_visible_to(user, version=version)
     evidences = _by_series(version, runs)
     _fill(version, evidences)
-    positions = selectors.queue_positions(runs)
+    places = selectors.queue_places(runs)
     for run in runs:
-        run.queue_position = positions.get(run.pk)
+        run.queue_place = places.get(run.pk)
     verdicts = [e.trend.verdict for e in evidences if e.trend]
     return {
         "series": evidences,

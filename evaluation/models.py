@@ -34,6 +34,17 @@ class ModelSeries(models.Model):
     def is_private(self) -> bool:
         return self.visibility == self.Visibility.PRIVATE
 
+    @property
+    def queue(self) -> str:
+        """The Celery queue whose workers may run this series' models."""
+        return queue_name(backend=self.backend, visibility=self.visibility)
+
+
+def queue_name(*, backend: str, visibility: str) -> str:
+    if backend == ModelSeries.Backend.OPENAI:
+        return "api"
+    return "gpu-private" if visibility == ModelSeries.Visibility.PRIVATE else "gpu"
+
 
 class LanguageModel(models.Model):
     series = models.ForeignKey(ModelSeries, on_delete=models.CASCADE, related_name="models")

@@ -28,9 +28,7 @@ TRACEBACK_CHARS = 20_000
 
 def queue_for(model: LanguageModel) -> str:
     """The Celery queue whose workers may run this model."""
-    if model.series.backend == ModelSeries.Backend.OPENAI:
-        return "api"
-    return "gpu-private" if model.series.is_private else "gpu"
+    return model.series.queue
 
 
 def _send(run_id: int, queue: str) -> None:
@@ -129,7 +127,9 @@ def enqueue_current_versions(*, series: ModelSeries) -> int:
     from submissions.models import SubmissionVersion
 
     models = list(series.models.select_related("series"))
-    versions = SubmissionVersion.objects.filter(submission__current_version=F("pk"))
+    versions = SubmissionVersion.objects.filter(
+        submission__current_version=F("pk"), submission__withdrawn_at__isnull=True
+    )
     return sum(_ensure_run(version, model)[1] for version in versions for model in models)
 
 
@@ -138,7 +138,13 @@ NO_FAILURE = {"failure_reason": "", "failure_exception": "", "failure_message": 
 
 def claim_run(*, run_id: int, worker: str) -> str | None:
     """Compare-and-set ``queued → running``. Returns the claim's token, or None when someone else has the run
-    or it is finished (a duplicate delivery then does nothing)."""
+    or it is finished (a duplicate delivery then does nothing), or its submission was withdrawn (the run stays
+    queued: should the withdrawal be undone, the sweeper sends it again)."""
+    # Checked apart from the claim: an UPDATE filtered through a join becomes "id IN (subquery)", whose
+    # status test PostgreSQL does not check again on a row another worker claimed meanwhile.
+    if EvaluationRun.objects.filter(pk=run_id, version__submission__withdrawn_at__isnull=False).exists():
+        logger.info("run not started: its submission is withdrawn", extra={"run": run_id})
+        return None
     token = f"{worker}/{uuid.uuid4().hex[:12]}"
     now = timezone.now()
     claimed = EvaluationRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
@@ -255,7 +261,9 @@ def resend_queued_runs(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     sent_before = now - dt.timedelta(seconds=settings.EVALUATION_QUEUED_RESEND_SECONDS)
     resent = 0
-    waiting = EvaluationRun.objects.filter(status=Status.QUEUED, sent_at__lt=sent_before)
+    waiting = EvaluationRun.objects.filter(
+        status=Status.QUEUED, sent_at__lt=sent_before, version__submission__withdrawn_at__isnull=True
+    )
     for run in waiting.select_related("model__series"):
         # Compare-and-set on sent_at: two sweepers at once send it once.
         if EvaluationRun.objects.filter(pk=run.pk, status=Status.QUEUED, sent_at=run.sent_at).update(
