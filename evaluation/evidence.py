@@ -347,6 +347,15 @@ def precompute_evidence(*, version_id: int) -> None:
     _fill(version, _by_series(version, selectors.runs_of(version=version)))
 
 
+def public_evidence(*, version) -> list[SeriesEvidence]:
+    """The evidence of the version's public series only, whoever asks (for the team's results e-mail): private
+    series are left out, released or not."""
+    runs = [run for run in selectors.runs_of(version=version) if not run.model.series.is_private]
+    evidences = _by_series(version, runs)
+    _fill(version, evidences)
+    return evidences
+
+
 def _examples_by_row(version) -> dict[int, dict]:
     """The examples by row; none when the file no longer validates (the tables then show values only)."""
     try:

@@ -150,3 +150,20 @@ class SeriesRelease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.series} released for {self.round}"
+
+
+class ResultsEmail(models.Model):
+    """The e-mail that tells a team the public results of a version are in, sent once per version: the worker
+    whose compare-and-set fills ``claimed_at`` sends it; every other finds it claimed."""
+
+    version = models.OneToOneField(
+        "submissions.SubmissionVersion", on_delete=models.CASCADE, related_name="results_email"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    with_charts = models.BooleanField(
+        null=True, help_text="Whether the e-mail carried the charts (images need a Chromium on the worker)."
+    )
+
+    def __str__(self) -> str:
+        return f"results e-mail of {self.version}"

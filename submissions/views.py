@@ -83,6 +83,7 @@ def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
     round = submission.round
     try:
         services.ensure_may_submit(user=request.user, round=round)
+        services.ensure_not_withdrawn(submission=submission)
         if not selectors.can_edit(user=request.user, submission=submission):
             raise PermissionDenied("Only members of the submitting team can edit this submission.")
     except PermissionDenied as refused:
