@@ -328,7 +328,7 @@ def announce_results_if_finished(*, version_id: int) -> bool:
     has just finished and no one else has claimed it. True when this call sent it."""
     if not claim_results_email(version_id=version_id):
         return False
-    logger.info("results e-mail claimed", extra={"version": version_id})
+    logger.info("results e-mail claimed", extra={"version_id": version_id})
 
     def send() -> None:
         if app.conf.task_always_eager:
