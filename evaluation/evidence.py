@@ -316,9 +316,9 @@ def version_evidence(*, user: AbstractBaseUser, version) -> dict:
     runs = selectors.runs_visible_to(user, version=version)
     evidences = _by_series(version, runs)
     _fill(version, evidences)
-    positions = selectors.queue_positions(runs)
+    places = selectors.queue_places(runs)
     for run in runs:
-        run.queue_position = positions.get(run.pk)
+        run.queue_place = places.get(run.pk)
     verdicts = [e.trend.verdict for e in evidences if e.trend]
     return {
         "series": evidences,
@@ -347,6 +347,15 @@ def precompute_evidence(*, version_id: int) -> None:
     _fill(version, _by_series(version, selectors.runs_of(version=version)))
     # The examples page's first view then finds the texts indexed too (a no-op once they are).
     services.index_example_texts(version=version)
+
+
+def public_evidence(*, version) -> list[SeriesEvidence]:
+    """The evidence of the version's public series only, whoever asks (for the team's results e-mail): private
+    series are left out, released or not."""
+    runs = [run for run in selectors.runs_of(version=version) if not run.model.series.is_private]
+    evidences = _by_series(version, runs)
+    _fill(version, evidences)
+    return evidences
 
 
 def _examples_by_row(version) -> dict[int, dict]:

@@ -34,6 +34,17 @@ class ModelSeries(models.Model):
     def is_private(self) -> bool:
         return self.visibility == self.Visibility.PRIVATE
 
+    @property
+    def queue(self) -> str:
+        """The Celery queue whose workers may run this series' models."""
+        return queue_name(backend=self.backend, visibility=self.visibility)
+
+
+def queue_name(*, backend: str, visibility: str) -> str:
+    if backend == ModelSeries.Backend.OPENAI:
+        return "api"
+    return "gpu-private" if visibility == ModelSeries.Visibility.PRIVATE else "gpu"
+
 
 class LanguageModel(models.Model):
     series = models.ForeignKey(ModelSeries, on_delete=models.CASCADE, related_name="models")
@@ -162,3 +173,20 @@ class ExampleText(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row} of {self.version}"
+
+
+class ResultsEmail(models.Model):
+    """The e-mail that tells a team the public results of a version are in, sent once per version: the worker
+    whose compare-and-set fills ``claimed_at`` sends it; every other finds it claimed."""
+
+    version = models.OneToOneField(
+        "submissions.SubmissionVersion", on_delete=models.CASCADE, related_name="results_email"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    with_charts = models.BooleanField(
+        null=True, help_text="Whether the e-mail carried the charts (images need a Chromium on the worker)."
+    )
+
+    def __str__(self) -> str:
+        return f"results e-mail of {self.version}"

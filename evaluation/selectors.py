@@ -1,11 +1,15 @@
 """What each person may see of evaluations: private series stay hidden until released for the round."""
 
+import datetime as dt
+import statistics
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Length, Right, Substr
 
 from accounts.selectors import is_organizer
-from evaluation.models import EvaluationRun, ExampleResult, ExampleText, ModelSeries
+from evaluation.models import EvaluationRun, ExampleResult, ExampleText, ModelSeries, queue_name
 from submissions.models import Submission
 from submissions.selectors import is_reviewer_of, submissions_visible_to
 
@@ -73,19 +77,103 @@ def run_visible_to(user: AbstractBaseUser, *, run_id: int) -> EvaluationRun | No
     return run if series.filter(pk=run.model.series_id).exists() else None
 
 
-def queue_positions(runs: list[EvaluationRun]) -> dict[int, int]:
-    """For each queued run, its place among the queued runs of its series' kind (1 = next), in one query."""
-    if not any(run.status == EvaluationRun.Status.QUEUED for run in runs):
+# The estimate of a queued run's start reads the durations of this many recent succeeded runs of its queue.
+RECENT_RUNS = 20
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a queued run waits: ``position`` 1 is next, ``ahead`` runs of its queue go first; the estimated wait
+    in seconds is None when its queue has no finished run to go by."""
+
+    position: int
+    ahead: int
+    wait_seconds: float | None
+
+    @property
+    def estimate(self) -> str:
+        if self.wait_seconds is None:
+            return "start time unknown"
+        minutes = round(self.wait_seconds / 60)
+        if minutes < 1:
+            return "starts in less than a minute"
+        return f"starts in about {minutes} minute{'s' if minutes != 1 else ''}"
+
+    def estimated_start(self, now: dt.datetime) -> dt.datetime | None:
+        return None if self.wait_seconds is None else now + dt.timedelta(seconds=self.wait_seconds)
+
+
+def _on_queue(queue: str) -> Q:
+    """The runs whose models go to this Celery queue (see ModelSeries.queue), as a filter on runs."""
+    if queue == "api":
+        return Q(model__series__backend=ModelSeries.Backend.OPENAI)
+    visibility = ModelSeries.Visibility.PRIVATE if queue == "gpu-private" else ModelSeries.Visibility.PUBLIC
+    return Q(model__series__visibility=visibility) & ~Q(model__series__backend=ModelSeries.Backend.OPENAI)
+
+
+def _queue_of(values: dict) -> str:
+    return queue_name(
+        backend=values["model__series__backend"], visibility=values["model__series__visibility"]
+    )
+
+
+def queue_places(runs: list[EvaluationRun]) -> dict[int, QueuePlace]:
+    """For each queued run, its place among the queued runs of its Celery queue (first queued, first run; ties
+    by id) and an estimate of its wait, in a number of queries that does not grow with the runs (at most one
+    per queue).
+
+    The estimate: with ``D`` the median duration of the queue's last RECENT_RUNS succeeded runs, ``busy`` the
+    runs running on it now and ``W = max(busy, 1)`` the workers we know of (each busy one), the runs ahead and
+    those running must finish first, shared among the workers: wait ≈ D × (ahead + busy) / W. Unknown when the
+    queue has no succeeded run yet. Runs of withdrawn submissions are never started and wait behind nobody.
+    """
+    Status = EvaluationRun.Status
+    if not any(run.status == Status.QUEUED for run in runs):
         return {}
-    waiting = EvaluationRun.objects.filter(status=EvaluationRun.Status.QUEUED).order_by("queued_at", "pk")
-    seen: dict[tuple[str, str], int] = {}
-    places: dict[int, int] = {}
-    for pk, backend, visibility in waiting.values_list(
-        "pk", "model__series__backend", "model__series__visibility"
+    series_fields = ("model__series__backend", "model__series__visibility")
+    waiting = (
+        EvaluationRun.objects.filter(status=Status.QUEUED, version__submission__withdrawn_at__isnull=True)
+        .order_by("queued_at", "pk")
+        .values("pk", *series_fields)
+    )
+    ahead_in: dict[str, int] = {}
+    places: dict[int, tuple[str, int]] = {}
+    for values in waiting:
+        queue = _queue_of(values)
+        places[values["pk"]] = (queue, ahead_in.get(queue, 0))
+        ahead_in[queue] = ahead_in.get(queue, 0) + 1
+    ours = {run.pk: places[run.pk] for run in runs if run.pk in places}
+    if not ours:
+        return {}
+    busy: dict[str, int] = {}
+    for values in (
+        EvaluationRun.objects.filter(status=Status.RUNNING).values(*series_fields).annotate(n=Count("pk"))
     ):
-        seen[(backend, visibility)] = seen.get((backend, visibility), 0) + 1
-        places[pk] = seen[(backend, visibility)]
-    return {run.pk: places[run.pk] for run in runs if run.pk in places}
+        busy[_queue_of(values)] = busy.get(_queue_of(values), 0) + values["n"]
+    typical = {queue: _median_duration(queue) for queue in {queue for queue, _ in ours.values()}}
+    result = {}
+    for pk, (queue, ahead) in ours.items():
+        wait = None
+        if typical[queue] is not None:
+            running = busy.get(queue, 0)
+            wait = typical[queue] * (ahead + running) / max(running, 1)
+        result[pk] = QueuePlace(position=ahead + 1, ahead=ahead, wait_seconds=wait)
+    return result
+
+
+def _median_duration(queue: str) -> float | None:
+    recent = (
+        EvaluationRun.objects.filter(
+            _on_queue(queue),
+            status=EvaluationRun.Status.SUCCEEDED,
+            started_at__isnull=False,
+            finished_at__isnull=False,
+        )
+        .order_by("-finished_at")
+        .values_list("started_at", "finished_at")[:RECENT_RUNS]
+    )
+    seconds = [(finished - started).total_seconds() for started, finished in recent]
+    return statistics.median(seconds) if seconds else None
 
 
 def example_values(runs: list[EvaluationRun]) -> dict[int, dict[int, float]]:

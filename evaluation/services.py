@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -23,6 +23,7 @@ from evaluation.models import (
     ExampleText,
     LanguageModel,
     ModelSeries,
+    ResultsEmail,
     SeriesRelease,
 )
 from submissions.selectors import version_examples
@@ -31,15 +32,14 @@ logger = logging.getLogger(__name__)
 
 Status = EvaluationRun.Status
 RUN_EVALUATION_TASK = "evaluation.tasks.run_evaluation"
+SEND_RESULTS_EMAIL_TASK = "evaluation.tasks.send_results_email"
 # The end of a traceback says most; a runaway one (deep recursion) must not fill the database.
 TRACEBACK_CHARS = 20_000
 
 
 def queue_for(model: LanguageModel) -> str:
     """The Celery queue whose workers may run this model."""
-    if model.series.backend == ModelSeries.Backend.OPENAI:
-        return "api"
-    return "gpu-private" if model.series.is_private else "gpu"
+    return model.series.queue
 
 
 def _send(run_id: int, queue: str) -> None:
@@ -138,7 +138,9 @@ def enqueue_current_versions(*, series: ModelSeries) -> int:
     from submissions.models import SubmissionVersion
 
     models = list(series.models.select_related("series"))
-    versions = SubmissionVersion.objects.filter(submission__current_version=F("pk"))
+    versions = SubmissionVersion.objects.filter(
+        submission__current_version=F("pk"), submission__withdrawn_at__isnull=True
+    )
     return sum(_ensure_run(version, model)[1] for version in versions for model in models)
 
 
@@ -147,7 +149,13 @@ NO_FAILURE = {"failure_reason": "", "failure_exception": "", "failure_message": 
 
 def claim_run(*, run_id: int, worker: str) -> str | None:
     """Compare-and-set ``queued → running``. Returns the claim's token, or None when someone else has the run
-    or it is finished (a duplicate delivery then does nothing)."""
+    or it is finished (a duplicate delivery then does nothing), or its submission was withdrawn (the run stays
+    queued: should the withdrawal be undone, the sweeper sends it again)."""
+    # Checked apart from the claim: an UPDATE filtered through a join becomes "id IN (subquery)", whose
+    # status test PostgreSQL does not check again on a row another worker claimed meanwhile.
+    if EvaluationRun.objects.filter(pk=run_id, version__submission__withdrawn_at__isnull=False).exists():
+        logger.info("run not started: its submission is withdrawn", extra={"run": run_id})
+        return None
     token = f"{worker}/{uuid.uuid4().hex[:12]}"
     now = timezone.now()
     claimed = EvaluationRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
@@ -243,12 +251,15 @@ def requeue_stale_runs(*, now: dt.datetime | None = None) -> tuple[int, int]:
             pk=run.pk, status=Status.RUNNING, worker=run.worker, heartbeat_at__lt=stale_before
         )
         if run.attempts >= max_attempts:
-            failed += base.update(
+            gave_up = base.update(
                 status=Status.FAILED,
                 finished_at=now,
                 failure_reason=f"The worker evaluating this model stopped responding {run.attempts} times "
                 "(it may have run out of memory). An organizer can retry it.",
             )
+            failed += gave_up
+            if gave_up:
+                transaction.on_commit(partial(announce_results_if_finished, version_id=run.version_id))
         elif _back_to_queue(run, base):
             requeued += 1
             logger.warning(
@@ -264,7 +275,9 @@ def resend_queued_runs(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     sent_before = now - dt.timedelta(seconds=settings.EVALUATION_QUEUED_RESEND_SECONDS)
     resent = 0
-    waiting = EvaluationRun.objects.filter(status=Status.QUEUED, sent_at__lt=sent_before)
+    waiting = EvaluationRun.objects.filter(
+        status=Status.QUEUED, sent_at__lt=sent_before, version__submission__withdrawn_at__isnull=True
+    )
     for run in waiting.select_related("model__series"):
         # Compare-and-set on sent_at: two sweepers at once send it once.
         if EvaluationRun.objects.filter(pk=run.pk, status=Status.QUEUED, sent_at=run.sent_at).update(
@@ -277,6 +290,59 @@ def resend_queued_runs(*, now: dt.datetime | None = None) -> int:
                 extra={"run": run.pk, "sent_at": run.sent_at.isoformat()},
             )
     return resent
+
+
+def claim_results_email(*, version_id: int) -> bool:
+    """True for exactly one caller, once every run of the version on a public series has finished (succeeded
+    or failed): that caller sends the team the results e-mail. Called after each run finishes, so when two
+    workers finish the last two runs at once, both may find every run finished; the compare-and-set on
+    ``claimed_at`` lets one of them through.
+
+    No e-mail for a version superseded by a newer one before its runs finished (the team hears about the newer
+    one), nor for a withdrawn submission, nor for a version without public runs.
+    """
+    from submissions.models import SubmissionVersion
+
+    public = Q(runs__model__series__visibility=ModelSeries.Visibility.PUBLIC)
+    version = (
+        SubmissionVersion.objects.filter(pk=version_id)
+        .select_related("submission")
+        .annotate(
+            public_runs=Count("runs", filter=public),
+            public_finished=Count(
+                "runs", filter=public & Q(runs__status__in=(Status.SUCCEEDED, Status.FAILED))
+            ),
+        )
+        .get()
+    )
+    if not version.public_runs or version.public_finished < version.public_runs:
+        return False
+    if version.submission.current_version_id != version.pk or version.submission.withdrawn_at is not None:
+        return False
+    ResultsEmail.objects.get_or_create(version_id=version_id)  # the row whose field the claim sets
+    claimed = ResultsEmail.objects.filter(version_id=version_id, claimed_at__isnull=True).update(
+        claimed_at=timezone.now()
+    )
+    return bool(claimed)
+
+
+def announce_results_if_finished(*, version_id: int) -> bool:
+    """Send the results e-mail of the version (after commit, on the ``default`` queue) when its last public run
+    has just finished and no one else has claimed it. True when this call sent it."""
+    if not claim_results_email(version_id=version_id):
+        return False
+    logger.info("results e-mail claimed", extra={"version_id": version_id})
+
+    def send() -> None:
+        if app.conf.task_always_eager:
+            from evaluation.tasks import send_results_email
+
+            send_results_email.apply_async(args=[version_id], queue="default")
+            return
+        app.send_task(SEND_RESULTS_EMAIL_TASK, args=[version_id], queue="default")
+
+    transaction.on_commit(send)
+    return True
 
 
 def retry_run(*, run: EvaluationRun, user: AbstractBaseUser) -> EvaluationRun:

@@ -14,7 +14,7 @@ from celery import shared_task
 from django.conf import settings
 
 from config.logging import log_context
-from evaluation import services
+from evaluation import emails, services
 from evaluation.engine import ContextTooShortError, ResultsCache, evaluate_task_examples, model_identity
 from evaluation.engine.frames import examples_from_frame
 from evaluation.evidence import precompute_evidence
@@ -25,6 +25,8 @@ from submissions.selectors import StoredFileInvalid, version_examples
 
 logger = logging.getLogger(__name__)
 PROGRESS_EVERY_SECONDS = 1.0
+RESULTS_EMAIL_RETRIES = 6
+RESULTS_EMAIL_FIRST_RETRY_SECONDS = 60
 
 INTERNAL_ERROR = (
     "The evaluation stopped on an internal error; the organizers have the details and can retry it."
@@ -71,19 +73,17 @@ def _run(run: EvaluationRun, token: str) -> None:
     except StoredFileInvalid as error:
         logger.warning("evaluation run failed: the stored file no longer validates", exc_info=True)
         reason = f"The task file no longer passes validation, so it cannot be evaluated: {error}"
-        services.fail_run(run_id=run.pk, token=token, reason=reason[:2000], error=error)
+        _failed(run, token, reason=reason[:2000], error=error)
         return
     except ContextTooShortError as error:
         logger.warning("evaluation run failed: context too short", exc_info=True)
-        services.fail_run(
-            run_id=run.pk, token=token, reason=f"The model's context is too short: {error}", error=error
-        )
+        _failed(run, token, reason=f"The model's context is too short: {error}", error=error)
         return
     except Exception as error:
         out_of_memory = _out_of_memory(error)
         logger.exception("evaluation run failed" + (": out of memory" if out_of_memory else ""))
         reason = OUT_OF_MEMORY if out_of_memory else INTERNAL_ERROR
-        services.fail_run(run_id=run.pk, token=token, reason=reason, error=error)
+        _failed(run, token, reason=reason, error=error)
         return
     # The heartbeat has stopped: complete_run locks the run's row, so the sweeper cannot take it meanwhile.
     if services.complete_run(run_id=run.pk, token=token, result=result):
@@ -93,6 +93,12 @@ def _run(run: EvaluationRun, token: str) -> None:
         )
         # The charts, trends and drill-down are drawn once, off the GPU queue, before anyone opens the page.
         precompute_version_evidence.apply_async(args=[run.version_id], queue="default")
+        services.announce_results_if_finished(version_id=run.version_id)
+
+
+def _failed(run: EvaluationRun, token: str, *, reason: str, error: BaseException) -> None:
+    if services.fail_run(run_id=run.pk, token=token, reason=reason, error=error):
+        services.announce_results_if_finished(version_id=run.version_id)
 
 
 def _evaluate(run: EvaluationRun, token: str, heartbeat: Heartbeat) -> tuple[dict, bool]:
@@ -150,6 +156,26 @@ class _Progress:
 @shared_task(ignore_result=True)
 def precompute_version_evidence(version_id: int) -> None:
     precompute_evidence(version_id=version_id)
+
+
+@shared_task(
+    name=services.SEND_RESULTS_EMAIL_TASK, bind=True, max_retries=RESULTS_EMAIL_RETRIES, ignore_result=True
+)
+def send_results_email(self, version_id: int, user_ids: list[int] | None = None) -> None:
+    """Send the results e-mail; retry for those it failed for (only them) after 1, 2, 4, … minutes."""
+    failed = emails.send_results_email(version_id=version_id, user_ids=user_ids)
+    if not failed:
+        return
+    context = {"version": version_id, "users": failed, "attempt": self.request.retries + 1}
+    if self.request.retries >= self.max_retries:
+        logger.error("results e-mail not sent after every retry; giving up", extra=context)
+        return
+    logger.info("results e-mail will be retried", extra=context)
+    raise self.retry(
+        args=[version_id, failed],
+        kwargs={},
+        countdown=RESULTS_EMAIL_FIRST_RETRY_SECONDS * 2**self.request.retries,
+    )
 
 
 @shared_task(ignore_result=True)

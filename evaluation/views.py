@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import is_organizer
@@ -24,8 +25,12 @@ def _version(request: HttpRequest, pk: int, number: int):
     return get_object_or_404(submission.versions.select_related("submission__round"), number=number)
 
 
-def run_state(run: EvaluationRun, position: int | None, *, failure_details: bool = False) -> dict:
-    """``failure_details``: what went wrong inside a failed run, for organizers only (never contestants)."""
+def run_state(
+    run: EvaluationRun, place: selectors.QueuePlace | None, *, now, failure_details: bool = False
+) -> dict:
+    """``place``: where a queued run waits; ``failure_details``: what went wrong inside a failed run, for
+    organizers only (never contestants)."""
+    start = place.estimated_start(now) if place else None
     state = {
         "id": run.pk,
         "series": run.model.series.name,
@@ -36,7 +41,10 @@ def run_state(run: EvaluationRun, position: int | None, *, failure_details: bool
         "done": run.progress_done,
         "total": run.progress_total,
         "percent": round(100 * run.progress_done / run.progress_total) if run.progress_total else 0,
-        "queue_position": position,
+        "queue_position": place.position if place else None,
+        "queue_ahead": place.ahead if place else None,
+        "estimated_start": start.isoformat() if start else None,
+        "estimated_start_text": place.estimate if place else None,
         "failure_reason": run.failure_reason,
         "mean": run.mean,
         "stderr": run.stderr,
@@ -56,11 +64,12 @@ def evaluation_status(request: HttpRequest, pk: int, number: int) -> JsonRespons
     """Progress of every run the viewer may see, polled by the version page."""
     version = _version(request, pk, number)
     runs = selectors.runs_visible_to(request.user, version=version)
-    positions = selectors.queue_positions(runs)
+    places = selectors.queue_places(runs)
+    now = timezone.now()
     return JsonResponse(
         {
             "runs": [
-                run_state(run, positions.get(run.pk), failure_details=is_organizer(request.user))
+                run_state(run, places.get(run.pk), now=now, failure_details=is_organizer(request.user))
                 for run in runs
             ],
             "finished": all(run.is_finished for run in runs),

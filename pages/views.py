@@ -51,7 +51,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 def submission_detail(request: HttpRequest, pk: int, number: int | None = None) -> HttpResponse:
     submission = get_object_or_404(
-        selectors.submissions_visible_to(request.user).select_related("round", "team", "current_version"),
+        selectors.submissions_visible_to(request.user).select_related(
+            "round", "team", "current_version", "withdrawn_by"
+        ),
         pk=pk,
     )
     versions = list(selectors.versions_of(submission))
@@ -71,6 +73,7 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
             "version": shown,
             "versions": versions,
             "can_edit": selectors.can_edit(user=request.user, submission=submission),
+            "can_reinstate": selectors.can_reinstate(user=request.user, submission=submission),
             "blind": selectors.is_blind_to(request.user, submission),
             "evidence": version_evidence(user=request.user, version=shown),
             **(_reviews_for_organizers(request.user, submission) if is_organizer(request.user) else {}),

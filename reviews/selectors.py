@@ -17,9 +17,10 @@ User = get_user_model()
 
 
 def assignments_of(reviewer: AbstractBaseUser) -> list[Assignment]:
-    """The reviewer's assignments with their review (if started), in two queries whatever their number."""
+    """The reviewer's assignments with their review (if started), in two queries whatever their number; those
+    of withdrawn submissions are left out (no longer reviewed)."""
     return list(
-        Assignment.objects.filter(reviewer=reviewer)
+        Assignment.objects.filter(reviewer=reviewer, submission__withdrawn_at__isnull=True)
         .select_related("submission__round", "submission__current_version", "review")
         .defer(*(f"submission__{name}" for name in LISTS_SKIP))
         .order_by("submission__round__deadline", "submission__round_id", "assigned_at", "pk")

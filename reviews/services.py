@@ -439,8 +439,10 @@ def assign_reviewers_automatically(
 
 
 def _plan(*, round: Round, per_submission: int, seed: int) -> AssignmentPlan:
-    submissions = list(
-        Submission.objects.filter(round=round).select_related("current_version").order_by("pk")
+    submissions = list(  # a withdrawn submission is no longer reviewed: it gets no new reviewer
+        Submission.objects.filter(round=round, withdrawn_at__isnull=True)
+        .select_related("current_version")
+        .order_by("pk")
     )
     panel = list(reviewers())
     conflicts = conflicts_between(reviewers=panel, submissions=submissions)
@@ -451,7 +453,9 @@ def _plan(*, round: Round, per_submission: int, seed: int) -> AssignmentPlan:
 
     load: Counter[int] = Counter(dict.fromkeys(by_pk, 0))
     holders: dict[int, set[int]] = {s.pk: set() for s in submissions}  # submission -> reviewers on it
-    for assignment in Assignment.objects.filter(submission__round=round).select_related("reviewer"):
+    for assignment in Assignment.objects.filter(
+        submission__round=round, submission__withdrawn_at__isnull=True
+    ).select_related("reviewer"):
         holders[assignment.submission_id].add(assignment.reviewer_id)
         if assignment.reviewer_id in by_pk:
             load[assignment.reviewer_id] += 1

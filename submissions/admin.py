@@ -30,9 +30,18 @@ class SubmissionVersionInline(admin.TabularInline):
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "round", "team", "created_at"]
-    list_filter = ["round"]
-    readonly_fields = ["round", "team", "created_by", "created_at", "current_version"]
+    list_display = ["__str__", "round", "team", "created_at", "withdrawn_at"]
+    list_filter = ["round", ("withdrawn_at", admin.EmptyFieldListFilter)]
+    readonly_fields = [
+        "round",
+        "team",
+        "created_by",
+        "created_at",
+        "current_version",
+        "withdrawn_at",
+        "withdrawn_by",
+        "withdrawal_reason",
+    ]
     inlines = [SubmissionVersionInline]
 
     def has_add_permission(self, request):

@@ -82,3 +82,14 @@ class SubmissionForm(forms.ModelForm):
 
     def answers(self) -> dict:
         return {field: self.cleaned_data[field] for field in ANSWER_FIELDS}
+
+
+class WithdrawalForm(forms.Form):
+    reason = AnswerText(
+        label="Reason (optional)",
+        required=False,
+        max_length=2_000,
+        validators=[validate_text],
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": "2000"}),
+        help_text="Shown to your team and the organizers.",
+    )

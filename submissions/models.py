@@ -69,6 +69,13 @@ class Submission(models.Model):
     current_version = models.OneToOneField(
         "SubmissionVersion", on_delete=models.PROTECT, null=True, related_name="+", editable=False
     )
+    # A withdrawn submission is kept for the record: its team and organizers still see it, marked withdrawn;
+    # reviewers no longer do, and it is neither edited nor evaluated further.
+    withdrawn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+", editable=False
+    )
+    withdrawal_reason = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -78,6 +85,10 @@ class Submission(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("submission_detail", args=[self.pk])
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
 
 # How the version history names the answers that changed, in the order of the form.

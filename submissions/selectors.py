@@ -19,10 +19,11 @@ def register_review_access(rule: Callable[[AbstractBaseUser], Q]) -> None:
 
 
 def _reviewed_by(user: AbstractBaseUser) -> Q:
+    """What ``user`` reviews: a withdrawn submission is no longer reviewed, whatever the assignments say."""
     granted = Q(pk__in=[])
     for rule in _review_access:
         granted |= rule(user)
-    return granted
+    return granted & Q(withdrawn_at__isnull=True)
 
 
 # What a list of submissions never shows of their current version: the long answers and the stored preview,
@@ -80,9 +81,26 @@ def is_blind_to(user: AbstractBaseUser, submission: Submission) -> bool:
     return not is_organizer(user) and (team is None or team.pk != submission.team_id)
 
 
-def can_edit(*, user: AbstractBaseUser, submission: Submission) -> bool:
+def is_team_member(*, user: AbstractBaseUser, submission: Submission) -> bool:
     team = team_of(user)
-    return team is not None and submission.team_id == team.pk and submission.round.is_open()
+    return team is not None and submission.team_id == team.pk
+
+
+def can_edit(*, user: AbstractBaseUser, submission: Submission) -> bool:
+    """Edit, or withdraw: a team member, before the deadline, of a submission that is not withdrawn."""
+    return (
+        not submission.is_withdrawn
+        and is_team_member(user=user, submission=submission)
+        and submission.round.is_open()
+    )
+
+
+def can_reinstate(*, user: AbstractBaseUser, submission: Submission) -> bool:
+    return (
+        submission.is_withdrawn
+        and is_team_member(user=user, submission=submission)
+        and not submission.round.has_closed()
+    )
 
 
 def versions_of(submission: Submission) -> QuerySet[SubmissionVersion]:

@@ -188,6 +188,7 @@ def submit_task(
             submission = Submission.objects.create(round=round, team=team_of(user), created_by=user)
         else:
             submission = Submission.objects.select_for_update().get(pk=submission.pk)
+            ensure_not_withdrawn(submission=submission)  # a teammate may have withdrawn it meanwhile
         # A teammate may have saved a version meanwhile: compare with the current one under the lock.
         changes = _ensure_something_changed(
             previous=submission.current_version, answers=answers, sha256=sha256
@@ -228,3 +229,73 @@ def _ensure_team_may_edit(*, user: AbstractBaseUser, submission: Submission, rou
         raise PermissionDenied("Only members of the submitting team can edit this submission.")
     if submission.round_id != round.pk:
         raise PermissionDenied("A submission stays in its round.")
+    ensure_not_withdrawn(submission=submission)
+
+
+def ensure_not_withdrawn(*, submission: Submission) -> None:
+    """Raise PermissionDenied with the reason when the submission is withdrawn (it can no longer be edited)."""
+    if submission.withdrawn_at is not None:
+        raise PermissionDenied(
+            f"This submission was withdrawn on {_when(submission.withdrawn_at)}, so it can no longer be edited. "
+            "Undo the withdrawal first (possible until the round's deadline)."
+        )
+
+
+def _ensure_team_member(*, user: AbstractBaseUser, submission: Submission, action: str) -> None:
+    team = team_of(user)
+    if team is None or team.pk != submission.team_id:
+        raise PermissionDenied(f"Only members of the submitting team can {action} this submission.")
+
+
+def _ensure_before_deadline(*, round: Round, action: str) -> None:
+    if round.has_closed():
+        raise PermissionDenied(
+            f"{round.name} closed on {_when(round.closes_at)} ({round.deadline:%B %-d, %Y} Anywhere on Earth): "
+            f"a submission can no longer be {action} after the deadline."
+        )
+
+
+def ensure_may_withdraw(*, user: AbstractBaseUser, submission: Submission) -> None:
+    """Raise PermissionDenied with the reason when the user may not withdraw the submission now."""
+    _ensure_team_member(user=user, submission=submission, action="withdraw")
+    if submission.withdrawn_at is not None:
+        raise PermissionDenied(f"This submission was already withdrawn on {_when(submission.withdrawn_at)}.")
+    _ensure_before_deadline(round=submission.round, action="withdrawn")
+
+
+def withdraw_submission(*, user: AbstractBaseUser, submission: Submission, reason: str = "") -> Submission:
+    """A team member withdraws the submission before its round's deadline. Nothing is deleted: the submission
+    and its versions stay, marked withdrawn with who, when and why; the first withdrawal's record is kept when
+    two teammates withdraw at once (compare-and-set on ``withdrawn_at``)."""
+    ensure_may_withdraw(user=user, submission=submission)
+    withdrawn = Submission.objects.filter(pk=submission.pk, withdrawn_at__isnull=True).update(
+        withdrawn_at=timezone.now(), withdrawn_by=user, withdrawal_reason=reason.strip()
+    )
+    submission.refresh_from_db(fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+    if withdrawn:
+        logger.info("submission withdrawn", extra={"submission": submission.pk, "user": user.pk})
+    return submission
+
+
+def reinstate_submission(*, user: AbstractBaseUser, submission: Submission) -> Submission:
+    """Undo a withdrawal, before the round's deadline: the submission is back as it was (its queued runs are
+    sent to the workers again by the sweeper). The withdrawal is kept in the log, not on the submission."""
+    _ensure_team_member(user=user, submission=submission, action="reinstate")
+    if submission.withdrawn_at is None:
+        raise PermissionDenied("This submission is not withdrawn.")
+    _ensure_before_deadline(round=submission.round, action="reinstated")
+    reinstated = Submission.objects.filter(pk=submission.pk, withdrawn_at__isnull=False).update(
+        withdrawn_at=None, withdrawn_by=None, withdrawal_reason=""
+    )
+    if reinstated:
+        logger.info(
+            "submission withdrawal undone",
+            extra={
+                "submission": submission.pk,
+                "user": user.pk,
+                "withdrawn_at": submission.withdrawn_at.isoformat(),
+                "withdrawn_by": submission.withdrawn_by_id,
+            },
+        )
+    submission.refresh_from_db(fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+    return submission

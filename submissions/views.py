@@ -3,10 +3,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from submissions import selectors, services
-from submissions.forms import SubmissionForm
+from submissions.forms import SubmissionForm, WithdrawalForm
 from submissions.models import Round, Submission
 from submissions.services import NothingChanged, TaskFileInvalid, TaskUpload
 
@@ -79,6 +79,7 @@ def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
     round = submission.round
     try:
         services.ensure_may_submit(user=request.user, round=round)
+        services.ensure_not_withdrawn(submission=submission)
         if not selectors.can_edit(user=request.user, submission=submission):
             raise PermissionDenied("Only members of the submitting team can edit this submission.")
     except PermissionDenied as refused:
@@ -100,6 +101,47 @@ def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request, "contestant/submission_form.html", {"form": form, "round": round, "submission": submission}
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submission_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    """Asks to confirm (GET), then withdraws (POST) with an optional reason."""
+    submission = get_object_or_404(
+        selectors.submissions_visible_to(request.user).select_related("round", "current_version"), pk=pk
+    )
+    form = WithdrawalForm(request.POST or None)
+    try:
+        services.ensure_may_withdraw(user=request.user, submission=submission)
+        if request.method == "POST" and form.is_valid():
+            services.withdraw_submission(
+                user=request.user, submission=submission, reason=form.cleaned_data["reason"]
+            )
+            messages.success(
+                request,
+                f"“{submission}” is withdrawn. It is kept for the record, but no longer reviewed or evaluated. "
+                "You can undo this until the round's deadline.",
+            )
+            return redirect(submission)
+    except PermissionDenied as refused:
+        messages.error(request, str(refused))
+        return redirect(submission)
+    return render(request, "contestant/withdraw_confirm.html", {"submission": submission, "form": form})
+
+
+@login_required
+@require_POST
+def submission_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = get_object_or_404(
+        selectors.submissions_visible_to(request.user).select_related("round"), pk=pk
+    )
+    try:
+        services.reinstate_submission(user=request.user, submission=submission)
+    except PermissionDenied as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"“{submission}” is no longer withdrawn.")
+    return redirect(submission)
 
 
 @login_required

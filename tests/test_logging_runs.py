@@ -50,6 +50,8 @@ def test_every_record_of_a_run_carries_its_run_version_model_and_attempt(
     fake_series(tmp_path / "model")
     monkeypatch.setattr("evaluation.services._send", lambda run_id, queue: None)
     monkeypatch.setattr("evaluation.tasks.scorer_for", lambda model: ChattyScorer(error=error))
+    # The results e-mail is a task of its own (run inline here, as tasks are eager): not the run's records.
+    monkeypatch.setattr("evaluation.services.announce_results_if_finished", lambda **kwargs: False)
     version = submit_task(
         user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="t.csv", data=valid_csv)
     )

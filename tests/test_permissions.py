@@ -175,6 +175,18 @@ MATRIX = {
         lambda w: reverse("submission_edit", args=[w.submission.pk]),
         dict(anonymous="login", alice=200, bob=200, charlie=404, rita=404, rhea=302, olga=302),
     ),
+    # The confirmation page: the team sees it; an organizer or assigned reviewer is sent back with the reason.
+    "submission_withdraw": (
+        GET,
+        lambda w: reverse("submission_withdraw", args=[w.submission.pk]),
+        dict(anonymous="login", alice=200, bob=200, charlie=404, rita=404, rhea=302, olga=302),
+    ),
+    # The submission is not withdrawn: whoever sees it is sent back with the reason (it changes nothing).
+    "submission_reinstate": (
+        POST,
+        lambda w: reverse("submission_reinstate", args=[w.submission.pk]),
+        dict(anonymous="login", alice=302, bob=302, charlie=404, rita=404, rhea=302, olga=302),
+    ),
     "version_example": (GET, lambda w: reverse("version_example", args=[w.submission.pk, 1, 2]), SEES_IT),
     "evaluation_status": (GET, lambda w: reverse("evaluation_status", args=[w.submission.pk, 1]), SEES_IT),
     "evidence_fragment": (GET, lambda w: reverse("evidence_fragment", args=[w.submission.pk, 1]), SEES_IT),
@@ -262,6 +274,7 @@ MISSING_IDS = {
     "version_download": lambda w: reverse("version_download", args=[MISSING, 1]),
     "version_download of a missing version": lambda w: reverse("version_download", args=[w.submission.pk, 9]),
     "submission_edit": lambda w: reverse("submission_edit", args=[MISSING]),
+    "submission_withdraw": lambda w: reverse("submission_withdraw", args=[MISSING]),
     "version_example": lambda w: reverse("version_example", args=[MISSING, 1, 2]),
     "version_example of a missing row": lambda w: reverse("version_example", args=[w.submission.pk, 1, 9999]),
     "evaluation_status": lambda w: reverse("evaluation_status", args=[MISSING, 1]),
@@ -281,6 +294,11 @@ MISSING_IDS = {
     ),
 }
 MATRIX |= {f"{name} (missing id)": (GET, url, SEES_NOTHING) for name, url in MISSING_IDS.items()}
+MATRIX["submission_reinstate (missing id)"] = (
+    POST,
+    lambda w: reverse("submission_reinstate", args=[MISSING]),
+    SEES_NOTHING,
+)
 MATRIX["run_retry (missing id)"] = (POST, lambda w: reverse("run_retry", args=[MISSING]), SEES_NOTHING)
 MATRIX["review_page (missing id)"] = (GET, lambda w: reverse("review_page", args=[MISSING]), SEES_NOTHING)
 MATRIX["review_unlock (missing id)"] = (

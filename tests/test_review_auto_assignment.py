@@ -219,3 +219,29 @@ def test_the_loads_are_as_even_as_the_conflicts_allow(n_submissions, n_reviewers
         assert len(chosen) == min(per, len(free[s])) and chosen <= set(free[s])
     assert load == Counter(r for chosen in new.values() for r in chosen)
     assert max(load.values()) - min(load.values()) == _best_spread(free, reviewers, per)
+
+
+def test_a_withdrawn_submission_gets_no_reviewer(olga, open_round, django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    from accounts.models import Role
+    from accounts.services import grant_role
+    from reviews.services import assign_reviewers_automatically
+    from submissions.models import Submission
+    from submissions.services import TaskUpload, submit_task
+    from tests.factories import ANSWERS, ContestantFactory, UserFactory, make_task_csv
+
+    for name in ("ravi", "rosa", "remy"):
+        grant_role(user=UserFactory(username=name), role=Role.REVIEWER)
+    kept, gone = [
+        submit_task(
+            user=ContestantFactory(username=who),
+            round=open_round,
+            answers=ANSWERS,
+            upload=TaskUpload(name="t.csv", data=make_task_csv(300)),
+        ).submission
+        for who in ("kim", "lee")
+    ]
+    Submission.objects.filter(pk=gone.pk).update(withdrawn_at=timezone.now())
+    assign_reviewers_automatically(round=open_round, by=olga, per_submission=2)
+    assert kept.assignments.count() == 2 and gone.assignments.count() == 0

@@ -63,7 +63,9 @@
       inner.style.width = run.percent + "%";
       inner.textContent = run.percent + "%";
     } else if (run.status === "queued" && bar) {
-      status.textContent = run.queue_position ? "Queued · position " + run.queue_position : "Queued";
+      status.textContent = run.queue_position
+        ? "Queued · position " + run.queue_position + " · " + run.estimated_start_text
+        : "Queued";
     }
     return before !== run.status && (isFinished(run.status) || isFinished(before));
   }
