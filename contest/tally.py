@@ -346,6 +346,7 @@ def read_scores(data: bytes) -> Scores:
 
 def read_ranks(data: bytes) -> Ranks:
     report = Ranks()
+    seen: set[int] = set()
     for row, cells in _records(data, RANK_COLUMNS, report):
         submission = _positive_int(cells["submission"])
         rank = _positive_int(cells["rank"])
@@ -354,14 +355,17 @@ def read_ranks(data: bytes) -> Ranks:
                 f"row {row}, column submission: {cells['submission']!r} is not a submission id "
                 "(a positive whole number)"
             )
-        elif submission in report.ranks:
+        elif submission in seen:
             report.problems.append(f"row {row}, column submission: submission {submission} is ranked twice")
+        seen.add(submission)
         if rank is None:
             report.problems.append(
                 f"row {row}, column rank: {cells['rank']!r} is not a rank (1 = best, a positive whole number)"
             )
         if submission is not None and rank is not None:
             report.ranks.setdefault(submission, rank)
+    if not report.ok:
+        report.ranks = {}
     return report
 
 
