@@ -268,3 +268,86 @@ class InstitutionalDomain(models.Model):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class TallyRule(models.TextChoices):
+    """How reviewers' levels of one criterion combine into the submission's level (contest/tally.py)."""
+
+    MEDIAN = "median", "Median (the lower middle one when their number is even)"
+    MINIMUM = "minimum", "Minimum"
+
+
+class TallySetting(models.Model):
+    """The rule an organizer chose for a round's tally (the median until one is chosen)."""
+
+    round = models.OneToOneField("submissions.Round", on_delete=models.CASCADE, related_name="tally_setting")
+    rule = models.CharField(max_length=10, choices=TallyRule.choices, default=TallyRule.MEDIAN)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.round}: {self.rule}"
+
+
+class OrganizerRank(models.Model):
+    """The organizers' ranking of a submission (1 = best): breaks ties within a tier after grand criteria."""
+
+    submission = models.OneToOneField(
+        "submissions.Submission", on_delete=models.CASCADE, related_name="organizer_rank"
+    )
+    rank = models.PositiveIntegerField()
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(rank__gte=1), name="rank_from_1")]
+
+    def __str__(self) -> str:
+        return f"{self.submission}: rank {self.rank}"
+
+
+class Award(models.Model):
+    """The award an organizer confirmed for a submission in a round's tally: the proposal, or an override of it
+    with the reason. Round 1's awards are floors in the final tally."""
+
+    submission = models.ForeignKey("submissions.Submission", on_delete=models.CASCADE, related_name="awards")
+    round = models.ForeignKey("submissions.Round", on_delete=models.PROTECT, related_name="awards")
+    tier = models.CharField(max_length=10, choices=Tier.choices)
+    # The proposed award it replaced, when it is an override; empty when the proposal was confirmed.
+    overridden_from = models.CharField(max_length=10, choices=Tier.choices, blank=True)
+    reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["round", "submission"]
+        constraints = [models.UniqueConstraint(fields=["submission", "round"], name="one_award_per_round")]
+
+    def __str__(self) -> str:
+        return f"{self.submission}: {self.tier} ({self.round})"
+
+
+class TallyDecision(models.Model):
+    """The audit log of a round's tally: every award confirmed or overridden, rank set and rule chosen."""
+
+    class Action(models.TextChoices):
+        CONFIRMED = "confirmed", "Award confirmed"
+        OVERRIDDEN = "overridden", "Award overridden"
+        RANKED = "ranked", "Rank set"
+        RULE = "rule", "Rule chosen"
+
+    round = models.ForeignKey("submissions.Round", on_delete=models.PROTECT, related_name="tally_decisions")
+    submission = models.ForeignKey(
+        "submissions.Submission", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    what = models.CharField(max_length=300, help_text="What was decided, e.g. “second (proposed: third)”.")
+    reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-decided_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.what}"

@@ -1,5 +1,5 @@
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
@@ -9,8 +9,21 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Membership, Role, Team
 from accounts.selectors import has_role, is_organizer
-from reviews.models import Assignment, Conflict, DiscussionPost, InstitutionalDomain, Review, SpotCheck
-from submissions.models import Submission
+from contest import tally
+from contest.rubric import CRITERIA_KEYS
+from reviews.models import (
+    Assignment,
+    Award,
+    Conflict,
+    DiscussionPost,
+    InstitutionalDomain,
+    OrganizerRank,
+    Review,
+    SpotCheck,
+    TallyDecision,
+    TallySetting,
+)
+from submissions.models import Round, Submission
 from submissions.selectors import LISTS_SKIP
 
 User = get_user_model()
@@ -309,3 +322,138 @@ def team_or_contestant_named(name: str) -> Team | AbstractBaseUser | None:
         return team
     contestants = User.objects.filter(groups__name=Role.CONTESTANT.value)
     return contestants.filter(Q(username__iexact=name) | Q(email__iexact=name)).order_by("pk").first()
+
+
+class TallyUnavailable(Exception):
+    """The round has no prize tally: the contest tallies its first round and its final (second) one."""
+
+
+def tally_rounds() -> list[Round]:
+    """Round 1 and round 2 (the final one), in the order of their deadlines."""
+    return list(Round.objects.order_by("deadline", "pk")[: len(tally.ROUNDS)])
+
+
+@dataclass(frozen=True)
+class ReviewerLevels:
+    reviewer: str
+    levels: list[str | None]  # in the order of CRITERIA_KEYS
+
+
+@dataclass(frozen=True)
+class TallyRow:
+    line: tally.Line
+    submission: Submission
+    reviews: list[ReviewerLevels]
+    award: Award | None  # confirmed in this round's tally
+
+    @property
+    def combined(self) -> list[str | None]:
+        return [self.line.levels[key] for key in CRITERIA_KEYS]
+
+
+@dataclass(frozen=True)
+class RoundTally:
+    """A round's tally as its page shows it: the proposal and, per submission, what was confirmed."""
+
+    round: Round
+    number: int  # 1, or 2 for the final tally
+    rounds: list[Round]  # the rounds it covers
+    tally: tally.Tally
+    rows: list[TallyRow]
+
+    @property
+    def caps(self) -> dict[str, int]:
+        return tally.caps(self.number)
+
+    @property
+    def slots(self) -> list[tuple[str, int, int]]:
+        """(prize, slots the proposal leaves free, cap) for each prize this tally may award."""
+        return [(tier, self.tally.unawarded[tier], cap) for tier, cap in self.caps.items() if cap]
+
+    @property
+    def confirmed_usd(self) -> int:
+        return sum(tally.AMOUNT_USD.get(row.award.tier, 0) for row in self.rows if row.award)
+
+
+def tally_rule(round: Round) -> str:
+    setting = TallySetting.objects.filter(round=round).first()
+    return setting.rule if setting else tally.MEDIAN
+
+
+def round_tally(
+    *, round: Round, rule: str | None = None, ranks: Mapping[int, int] | None = None
+) -> RoundTally:
+    """The tally of ``round`` from the submitted reviews, the organizers' ranks (or ``ranks``) and, for the
+    final tally, round 1's confirmed awards as floors; the rule is the round's unless ``rule`` is given.
+
+    The same number of queries whatever the number of submissions and reviews.
+    """
+    rounds = tally_rounds()
+    if round not in rounds:
+        raise TallyUnavailable(f"{round} has no prize tally: the contest tallies rounds 1 and 2.")
+    number = rounds.index(round) + 1
+    covered = rounds[:number]
+    submissions = list(
+        Submission.objects.filter(round__in=covered)
+        .select_related("round", "current_version")
+        .defer(*LISTS_SKIP)
+        .order_by("pk")
+    )
+    reviews: dict[int, list[Review]] = defaultdict(list)
+    for review in (
+        Review.objects.filter(status=Review.Status.SUBMITTED, assignment__submission__round__in=covered)
+        .select_related("assignment__reviewer")
+        .only("levels", "assignment__submission", "assignment__reviewer__username")
+        .order_by("assignment__assigned_at", "pk")
+    ):
+        reviews[review.assignment.submission_id].append(review)
+    if ranks is None:
+        ranks = dict(
+            OrganizerRank.objects.filter(submission__round__in=covered).values_list("submission_id", "rank")
+        )
+    awards = {
+        (award.round_id, award.submission_id): award
+        for award in Award.objects.filter(round__in=covered).select_related("decided_by")
+    }
+    floors = {s: award.tier for (r, s), award in awards.items() if r == rounds[0].pk and number > 1}
+    number_of = {r.pk: position for position, r in enumerate(rounds, start=1)}
+    result = tally.tally(
+        [
+            tally.Candidate(
+                submission=s.pk,
+                round=number_of[s.round_id],
+                reviews=tuple(review.levels for review in reviews[s.pk]),
+                rank=ranks.get(s.pk),
+            )
+            for s in submissions
+        ],
+        round=number,
+        rule=rule or tally_rule(round),
+        round1_awards=floors,
+    )
+    by_id = {s.pk: s for s in submissions}
+    rows = [
+        TallyRow(
+            line=line,
+            submission=by_id[line.submission],
+            reviews=[
+                ReviewerLevels(
+                    reviewer=review.assignment.reviewer.get_username(),
+                    levels=[review.levels.get(key) for key in CRITERIA_KEYS],
+                )
+                for review in reviews[line.submission]
+            ],
+            award=awards.get((round.pk, line.submission)),
+        )
+        for line in result.lines
+    ]
+    return RoundTally(round=round, number=number, rounds=covered, tally=result, rows=rows)
+
+
+def tally_decisions(round: Round) -> list[TallyDecision]:
+    """Every decision of the round's tally, newest first, with who made it and on which submission."""
+    return list(
+        TallyDecision.objects.filter(round=round)
+        .select_related("decided_by", "submission__current_version")
+        .defer(*(f"submission__{name}" for name in LISTS_SKIP))
+    )

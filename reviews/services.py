@@ -1,6 +1,7 @@
 import random
 import re
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -11,16 +12,21 @@ from django.utils import timezone
 
 from accounts.models import Role, Team
 from accounts.selectors import has_role, is_organizer
-from contest import rubric
+from contest import rubric, tally
+from reviews import selectors
 from reviews.models import (
     Assignment,
+    Award,
     Conflict,
     DiscussionPost,
     InstitutionalDomain,
+    OrganizerRank,
     Review,
     ReviewUnlock,
     Rubric,
     SpotCheck,
+    TallyDecision,
+    TallySetting,
     Tier,
 )
 from reviews.selectors import conflict_reason, conflicts_between, is_public_webmail, reviewers
@@ -565,3 +571,110 @@ def _chain_from(source, *, new, holders, free, load, rank) -> list[tuple[int, in
                     return chain[::-1]
                 queue.append(taker)
     return None
+
+
+def _organizer(user: AbstractBaseUser) -> None:
+    if not is_organizer(user):
+        raise PermissionDenied("Only organizers decide prizes.")
+
+
+def set_tally_rule(*, round: Round, rule: str, by: AbstractBaseUser) -> None:
+    """Choose how reviewers' levels combine in the round's tally (median or minimum); recorded in the audit."""
+    _organizer(by)
+    if rule not in tally.RULES:
+        raise ValidationError(f"The rule is median or minimum, not {rule!r}.")
+    with transaction.atomic():
+        TallySetting.objects.update_or_create(
+            round=round, defaults={"rule": rule, "set_by": by, "set_at": timezone.now()}
+        )
+        TallyDecision.objects.create(
+            round=round, action=TallyDecision.Action.RULE, what=f"combined level: {rule}", decided_by=by
+        )
+
+
+def set_ranks(*, round: Round, ranks: Mapping[int, int | None], by: AbstractBaseUser) -> int:
+    """Set the organizers' ranks (submission id → rank, 1 = best; None unranks) of submissions in the round's
+    tally; each change is recorded in the audit. Returns how many changed."""
+    _organizer(by)
+    covered = selectors.round_tally(round=round).rounds
+    submissions = set(Submission.objects.filter(pk__in=ranks, round__in=covered).values_list("pk", flat=True))
+    if unknown := set(ranks) - submissions:
+        raise ValidationError(f"Not in this tally: submission {', '.join(map(str, sorted(unknown)))}.")
+    if bad := sorted(s for s, rank in ranks.items() if rank is not None and rank < 1):
+        raise ValidationError(f"A rank is 1 (the best) or more: submission {', '.join(map(str, bad))}.")
+    current = dict(
+        OrganizerRank.objects.filter(submission__in=submissions).values_list("submission_id", "rank")
+    )
+    changed = 0
+    with transaction.atomic():
+        for submission, rank in sorted(ranks.items()):
+            if current.get(submission) == rank:
+                continue
+            if rank is None:
+                OrganizerRank.objects.filter(submission_id=submission).delete()
+            else:
+                OrganizerRank.objects.update_or_create(
+                    submission_id=submission, defaults={"rank": rank, "set_by": by, "set_at": timezone.now()}
+                )
+            TallyDecision.objects.create(
+                round=round,
+                submission_id=submission,
+                action=TallyDecision.Action.RANKED,
+                what=f"rank {rank}" if rank is not None else "unranked",
+                decided_by=by,
+            )
+            changed += 1
+    return changed
+
+
+def decide_award(*, round: Round, submission_id: int, tier: str, reason: str, by: AbstractBaseUser) -> Award:
+    """Confirm the proposed award of a submission in the round's tally, or override it (a reason is then
+    required). Round 1 awards only second and third; the final tally never lowers a round-1 award; no tier is
+    confirmed past its cap. Every decision is recorded in the audit."""
+    _organizer(by)
+    reason = reason.strip()
+    with transaction.atomic():
+        Round.objects.select_for_update().get(pk=round.pk)  # one decision of a round at a time: caps hold
+        current = selectors.round_tally(round=round)
+        line = current.tally.line_of(submission_id)
+        if line is None:
+            raise ValidationError(f"Submission {submission_id} is not in the tally of {round}.")
+        if tier not in tally.AWARDS:
+            raise ValidationError(f"An award is one of {', '.join(tally.AWARDS)}, not {tier!r}.")
+        if current.number == 1 and tier == Tier.GRAND:
+            raise ValidationError("Round 1 awards only second and third prizes.")
+        if line.round1_award and not tally.at_least(tier, line.round1_award):
+            raise ValidationError(
+                f"Its round-1 award ({line.round1_award}) is a floor: the final tally keeps or upgrades it."
+            )
+        if tier in tally.PRIZES:
+            cap = current.caps[tier]
+            taken = Award.objects.filter(round=round, tier=tier).exclude(submission_id=submission_id).count()
+            if taken >= cap:
+                raise ValidationError(
+                    f"All {cap} {tier} prize{'s' if cap != 1 else ''} of this tally are confirmed already; "
+                    "change one of them first."
+                )
+        overridden = tier != line.award
+        if overridden and not reason:
+            raise ValidationError(f"Overriding the proposed award ({line.award}) needs a reason.")
+        award, _ = Award.objects.update_or_create(
+            submission_id=submission_id,
+            round=round,
+            defaults={
+                "tier": tier,
+                "overridden_from": line.award if overridden else "",
+                "reason": reason,
+                "decided_by": by,
+                "decided_at": timezone.now(),
+            },
+        )
+        TallyDecision.objects.create(
+            round=round,
+            submission_id=submission_id,
+            action=TallyDecision.Action.OVERRIDDEN if overridden else TallyDecision.Action.CONFIRMED,
+            what=f"{tier} (proposed: {line.award})" if overridden else tier,
+            reason=reason,
+            decided_by=by,
+        )
+    return award

@@ -4,15 +4,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Role, Team
 from accounts.selectors import has_role, is_organizer
+from contest.rubric import CRITERIA_KEYS
 from evaluation.evidence import version_evidence
 from reviews import selectors, services
 from reviews.forms import DeclareConflictForm, ReviewForm
-from reviews.models import Assignment, Conflict, Review, SpotCheck
+from reviews.models import Assignment, Conflict, Review, SpotCheck, TallyRule, Tier
 from reviews.selectors import conflicts_of, team_or_contestant_named
+from submissions.models import Round
 from submissions.selectors import StoredFileInvalid, submissions_visible_to, versions_of
 
 
@@ -231,3 +233,109 @@ def conflict_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"You withdrew your conflict with {conflict.team or conflict.person}.")
     return redirect("reviewer_conflicts")
+
+
+def _organizer_round(request: HttpRequest, pk: int) -> Round:
+    if not is_organizer(request.user):
+        raise PermissionDenied("Only organizers see the prize tally.")
+    return get_object_or_404(Round, pk=pk)
+
+
+def _tally_of(round: Round) -> selectors.RoundTally:
+    try:
+        return selectors.round_tally(round=round)
+    except selectors.TallyUnavailable as unavailable:
+        raise Http404(str(unavailable)) from unavailable
+
+
+@login_required
+@require_GET
+def round_tally(request: HttpRequest, pk: int) -> HttpResponse:
+    """The proposed awards of a round (each reviewer's levels, the combined ones, eligibility, rank) beside the
+    confirmed ones; the organizer sets ranks and the rule, and confirms or overrides each award."""
+    current = _tally_of(_organizer_round(request, pk))
+    return render(
+        request,
+        "organizer/tally.html",
+        {
+            "t": current,
+            "criteria": CRITERIA_KEYS,
+            "rules": TallyRule.choices,
+            "awards": [
+                (value, label) for value, label in Tier.choices if current.number > 1 or value != Tier.GRAND
+            ],
+        },
+    )
+
+
+@login_required
+@require_POST
+def round_tally_rule(request: HttpRequest, pk: int) -> HttpResponse:
+    round = _organizer_round(request, pk)
+    _tally_of(round)
+    try:
+        services.set_tally_rule(round=round, rule=request.POST.get("rule", ""), by=request.user)
+    except ValidationError as refused:
+        messages.error(request, " ".join(refused.messages))
+    else:
+        messages.success(request, f"The tally now combines levels by their {request.POST['rule']}.")
+    return redirect("round_tally", pk=pk)
+
+
+@login_required
+@require_POST
+def round_tally_ranks(request: HttpRequest, pk: int) -> HttpResponse:
+    round = _organizer_round(request, pk)
+    ranks, bad = {}, []
+    for name, value in request.POST.items():
+        if not name.startswith("rank_") or not name[5:].isdigit():
+            continue
+        value = value.strip()
+        if value and not value.isdigit():
+            bad.append(value)
+        ranks[int(name[5:])] = int(value) if value.isdigit() else None
+    if bad:
+        messages.error(
+            request, f"A rank is a whole number, 1 for the best (not {', '.join(map(repr, bad))})."
+        )
+        return redirect("round_tally", pk=pk)
+    try:
+        _tally_of(round)
+        changed = services.set_ranks(round=round, ranks=ranks, by=request.user)
+    except ValidationError as refused:
+        messages.error(request, " ".join(refused.messages))
+    else:
+        messages.success(request, f"{changed} rank{'s' if changed != 1 else ''} changed.")
+    return redirect("round_tally", pk=pk)
+
+
+@login_required
+@require_POST
+def round_tally_decide(request: HttpRequest, pk: int, submission_id: int) -> HttpResponse:
+    round = _organizer_round(request, pk)
+    _tally_of(round)
+    try:
+        award = services.decide_award(
+            round=round,
+            submission_id=submission_id,
+            tier=request.POST.get("tier", ""),
+            reason=request.POST.get("reason", ""),
+            by=request.user,
+        )
+    except ValidationError as refused:
+        messages.error(request, f"Submission {submission_id}: {' '.join(refused.messages)}")
+    else:
+        done = "overridden" if award.overridden_from else "confirmed"
+        messages.success(request, f"Submission {submission_id}: {award.get_tier_display()} {done}.")
+    return redirect(reverse("round_tally", args=[pk]) + f"#submission-{submission_id}")
+
+
+@login_required
+@require_GET
+def round_tally_audit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every decision of the round's tally: awards confirmed or overridden, ranks, the rule; who, when, why."""
+    round = _organizer_round(request, pk)
+    _tally_of(round)
+    return render(
+        request, "organizer/tally_audit.html", {"round": round, "decisions": selectors.tally_decisions(round)}
+    )

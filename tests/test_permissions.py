@@ -266,6 +266,29 @@ MATRIX = {
         lambda w: reverse("review_unlock", args=[w.submitted_review()]),
         {**SEES_NOTHING, "olga": 302},
     ),
+    # The prize tally of a round: organizers alone; its forms send them back to the page.
+    "round_tally": (GET, lambda w: reverse("round_tally", args=[w.round.pk]), ORGANIZER_ONLY),
+    "round_tally (missing id)": (
+        GET,
+        lambda w: reverse("round_tally", args=[MISSING]),
+        {**ORGANIZER_ONLY, "olga": 404},
+    ),
+    "round_tally_audit": (GET, lambda w: reverse("round_tally_audit", args=[w.round.pk]), ORGANIZER_ONLY),
+    "round_tally_rule": (
+        POST,
+        lambda w: reverse("round_tally_rule", args=[w.round.pk]),
+        {**ORGANIZER_ONLY, "olga": 302},
+    ),
+    "round_tally_ranks": (
+        POST,
+        lambda w: reverse("round_tally_ranks", args=[w.round.pk]),
+        {**ORGANIZER_ONLY, "olga": 302},
+    ),
+    "round_tally_decide": (
+        POST,
+        lambda w: reverse("round_tally_decide", args=[w.round.pk, w.submission.pk]),
+        {**ORGANIZER_ONLY, "olga": 302},
+    ),
 }
 # The same object endpoints with ids that do not exist: 404 for everyone who is logged in.
 MISSING_IDS = {
