@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Role, Team
 from accounts.selectors import has_role, is_organizer
-from evaluation.evidence import version_evidence
+from evaluation.evidence import rubric_suggestions, version_evidence
 from reviews import selectors, services
 from reviews.forms import DeclareConflictForm, ReviewForm
 from reviews.models import Assignment, Conflict, Review, SpotCheck
@@ -75,6 +75,8 @@ def review_page(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("review_page", pk=pk)
     submission = assignment.submission
     version = submission.current_version
+    evidence = version_evidence(user=request.user, version=version)
+    form.suggestions = rubric_suggestions(evidence)  # an assigned reviewer sees every series
     return render(
         request,
         "reviewer/review.html",
@@ -85,7 +87,7 @@ def review_page(request: HttpRequest, pk: int) -> HttpResponse:
             "review": review,
             "form": form,
             "newer_versions": selectors.versions_since(review, versions_of(submission)),
-            "evidence": version_evidence(user=request.user, version=version),
+            "evidence": evidence,
             "spot_check": selectors.summarize_spot_checks(
                 SpotCheck.objects.filter(assignment=assignment, version=version)
             ),
