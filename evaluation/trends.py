@@ -7,7 +7,8 @@ size: a positive slope of the mean value against log10(parameters). The Prize Ru
 is the inverse scaling trend": :func:`scaling_trend` answers with the slope and its 95% confidence interval, the
 paired differences between the ends of the curve and its peak or trough, whether the means move the same way at
 every step ("strictly monotonic"), whether the models are better than chance at all, and one verdict word of
-:data:`VERDICTS` (exact strings: the pages, the help page and the tests use them).
+:data:`VERDICTS` (exact strings: the pages, the help page and the tests use them). :func:`split_halves` says how
+often that verdict survives halving the examples at random (a trend that rests on a few examples seldom does).
 """
 
 from __future__ import annotations
