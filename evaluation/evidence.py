@@ -20,7 +20,8 @@ from django.core.cache import cache
 from evaluation import plots, selectors, services, trends
 from evaluation.models import EvaluationRun, ModelSeries
 from evaluation.plots import Curve, Point, accuracy_figure, scaling_figure
-from evaluation.trends import ModelValues, Trend, scaling_trend
+from evaluation.suggestions import SeriesTrend, Suggestion, suggested_levels
+from evaluation.trends import ModelValues, SplitHalves, Trend, scaling_trend, split_halves
 from submissions.models import Metric, SubmissionVersion
 from submissions.selectors import version_examples
 
@@ -37,6 +38,7 @@ class SeriesEvidence:
     curve: Curve | None = None
     figures: dict = field(default_factory=dict)  # "scaling" and, where defined, "accuracy": plotly JSON
     trend: Trend | None = None
+    split_halves: SplitHalves | None = None  # how often both halves of the examples keep the trend's verdict
     worst_on_largest: list[dict] = field(default_factory=list)
     grew_most: list[dict] = field(default_factory=list)
 
@@ -193,21 +195,20 @@ def _compute(version, pending: list[SeriesEvidence]) -> dict[int, dict]:
         curve = _curve(evidence)
         figures = _series_figures(version, evidence.series.name, curve, n_classes=n_classes)
         rows = sorted(set.intersection(*(set(values[r.pk]) for r in done)))
-        trend = None
+        trend = halves = None
         if len(done) >= 2 and rows:
-            trend = scaling_trend(
-                [
-                    ModelValues(
-                        r.model.name,
-                        r.model.parameter_count,
-                        [values[r.pk][row] for row in rows],
-                        _correct(correct.get(r.pk, {}), rows),
-                    )
-                    for r in done
-                ],
-                metric=metric,
-                chance=_chance(examples, rows),
-            )
+            models = [
+                ModelValues(
+                    r.model.name,
+                    r.model.parameter_count,
+                    [values[r.pk][row] for row in rows],
+                    _correct(correct.get(r.pk, {}), rows),
+                )
+                for r in done
+            ]
+            chance = _chance(examples, rows)
+            trend = scaling_trend(models, metric=metric, chance=chance)
+            halves = split_halves(models, metric=metric, verdict=trend.verdict, chance=chance)
         smallest, largest = done[0], done[-1]
         on_largest = values[largest.pk]
         worst = sorted(on_largest, key=on_largest.get, reverse=True)[:DRILL_DOWN]
@@ -220,6 +221,7 @@ def _compute(version, pending: list[SeriesEvidence]) -> dict[int, dict]:
         computed[evidence.series.pk] = {
             "figures": figures,
             "trend": asdict(trend) if trend else None,
+            "split_halves": asdict(halves) if halves else None,
         }
     details = selectors.example_results(
         {e.succeeded[-1].pk: sorted({*picks[e.series.pk][0], *picks[e.series.pk][1]}) for e in pending}
@@ -271,6 +273,7 @@ def _fill(version, evidences: list[SeriesEvidence]) -> None:
         evidence.curve = _curve(evidence)
         evidence.figures = entry["figures"]
         evidence.trend = Trend(**entry["trend"]) if entry["trend"] else None
+        evidence.split_halves = SplitHalves(**entry["split_halves"]) if entry["split_halves"] else None
         evidence.worst_on_largest = entry["worst_on_largest"]
         evidence.grew_most = entry["grew_most"]
 
@@ -331,6 +334,19 @@ def version_evidence(*, user: AbstractBaseUser, version) -> dict:
         "finished": all(r.is_finished for r in runs),
         "has_runs": bool(runs),
     }
+
+
+def rubric_suggestions(evidence: dict) -> dict[str, Suggestion]:
+    """Criterion key → the level the evaluation suggests, from the series of ``evidence`` (what
+    :func:`version_evidence` gave) that have a trend. Meant for reviewers and organizers, who see every series:
+    for anyone else the private series would be missing."""
+    return suggested_levels(
+        [
+            SeriesTrend(name=e.series.name, private=e.series.is_private, trend=e.trend)
+            for e in evidence["series"]
+            if e.trend is not None
+        ]
+    )
 
 
 def series_figures(*, user: AbstractBaseUser, version, series_id: int) -> dict:

@@ -7,13 +7,14 @@ size: a positive slope of the mean value against log10(parameters). The Prize Ru
 is the inverse scaling trend": :func:`scaling_trend` answers with the slope and its 95% confidence interval, the
 paired differences between the ends of the curve and its peak or trough, whether the means move the same way at
 every step ("strictly monotonic"), whether the models are better than chance at all, and one verdict word of
-:data:`VERDICTS` (exact strings: the pages, the help page and the tests use them).
+:data:`VERDICTS` (exact strings: the pages, the help page and the tests use them). :func:`split_halves` says how
+often that verdict survives halving the examples at random (a trend that rests on a few examples seldom does).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,6 +114,7 @@ class Trend:
     fall_after_peak: tuple[float, ...] = ()  # peak model - largest model
     fall_to_trough: tuple[float, ...] = ()  # smallest model - trough model
     rise_after_trough: tuple[float, ...] = ()  # largest model - trough model
+    steps: tuple[tuple[float, ...], ...] = ()  # per step, next larger model - model, in size order
     peak: int = -1  # index (in size order) of the worst mean, and of the best
     trough: int = -1
     zig_zag: bool = False  # both a clear U shape and a clear inverted U: "no clear trend"
@@ -226,9 +228,14 @@ class Trend:
         return f"The mean {word} does not move the same way at every step: not strictly monotonic."
 
 
-def _difference(numbers: Sequence[float]) -> str:
+def interval_text(numbers: Sequence[float]) -> str:
+    """An estimate with its interval, as the pages write it: "+0.12 (95% CI +0.05 to +0.20)"."""
     value, low, high = _format_numbers(*numbers)
-    return f"by {value} (95% CI {low} to {high})"
+    return f"{value} (95% CI {low} to {high})"
+
+
+def _difference(numbers: Sequence[float]) -> str:
+    return f"by {interval_text(numbers)}"
 
 
 def _interval_includes_zero(numbers: Sequence[float]) -> bool:
@@ -300,6 +307,83 @@ def _validated(models: Sequence[ModelValues]) -> list[ModelValues]:
     return ordered
 
 
+def _arrays(
+    models: Sequence[ModelValues], *, metric: str, chance: Sequence[float] | None
+) -> tuple[list[ModelValues], np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The models in size order, their values (models × examples), and where the verdict can say "at chance",
+    each example's chance and each model's correctness (models × examples) as numbers; else None twice."""
+    check_metric(metric)
+    ordered = _validated(models)
+    n = len(ordered[0].values)
+    values = np.array([np.asarray(m.values, dtype=np.float64) for m in ordered])
+    if not np.isfinite(values).all():
+        bad = next(m.name for m, row in zip(ordered, values, strict=True) if not np.isfinite(row).all())
+        raise ValueError(f"model {bad!r} has a value that is not a finite number (NaN or infinite)")
+    if chance is None or metric == SEQUENCE_PROB or any(m.correct is None for m in ordered):
+        return ordered, values, None, None
+    chances = np.asarray(chance, dtype=np.float64)
+    if chances.shape != (n,) or not ((chances > 0) & (chances <= 1)).all():
+        raise ValueError(f"chance must be {n} probabilities in (0, 1], one per example")
+    correct = np.array([np.asarray(m.correct, dtype=np.float64) for m in ordered])
+    return ordered, values, chances, correct
+
+
+Interval = tuple[float, float, float]  # estimate, 95% CI low, high
+
+
+@dataclass(frozen=True)
+class _Decision:
+    direction: str
+    loss_verdict: str
+    verdict: str
+    zig_zag: bool
+
+
+def _decide(
+    *,
+    means: np.ndarray,
+    slope: Interval,
+    difference: Callable[[int, int], Interval],
+    above_chance: Sequence[Interval],
+) -> _Decision:
+    """The verdict rules (documented in :func:`scaling_trend`), from the per-model means in size order, the slope's
+    interval, the paired difference ``difference(first, second)`` (first model minus second, with its interval)
+    and each model's accuracy minus chance (empty: no accuracy). One place for the rules: the whole task's trend
+    and the split halves use them alike."""
+    last = len(means) - 1
+    peak, trough = int(np.argmax(means)), int(np.argmin(means))
+    # Rounding noise must not turn a flat series into a trend: zero is "within" this tolerance.
+    tolerance = 1e-12 * max(1.0, float(np.abs(means).max()))
+
+    def clear(interval: Interval) -> bool:
+        return interval[1] > tolerance
+
+    direction = INVERSE if slope[1] > tolerance else STANDARD if slope[2] < -tolerance else UNCLEAR
+    falls_after_peak = peak < last and clear(difference(peak, last))
+    rises_after_trough = trough < last and clear(difference(last, trough))
+    u_shaped = 0 < peak < last and clear(difference(peak, 0)) and falls_after_peak
+    inverted_u = 0 < trough < last and clear(difference(0, trough)) and rises_after_trough
+    if u_shaped and inverted_u:  # a zig-zag: neither shape describes it
+        loss_verdict = VERDICT_NONE
+    elif u_shaped:
+        loss_verdict = VERDICT_U_SHAPED
+    elif inverted_u:
+        loss_verdict = VERDICT_INVERTED_U
+    elif direction == INVERSE and clear(difference(last, 0)) and not falls_after_peak:
+        loss_verdict = VERDICT_INVERSE
+    elif direction == STANDARD and difference(last, 0)[2] < -tolerance and not rises_after_trough:
+        loss_verdict = VERDICT_STANDARD
+    else:
+        loss_verdict = VERDICT_NONE
+    at_chance = bool(above_chance) and all(lo <= 0 <= hi for _, lo, hi in above_chance)
+    return _Decision(
+        direction=direction,
+        loss_verdict=loss_verdict,
+        verdict=VERDICT_AT_CHANCE if at_chance else loss_verdict,
+        zig_zag=u_shaped and inverted_u,
+    )
+
+
 def scaling_trend(
     models: Sequence[ModelValues],
     *,
@@ -325,22 +409,13 @@ def scaling_trend(
       likewise for the best mean; "inverse scaling" when the slope is clearly above 0, the largest model is
       clearly worse than the smallest and the curve does not fall clearly after its peak; "standard scaling"
       symmetrically; else "no clear trend" (also when the curve is both U-shaped and an inverted U: a zig-zag).
-    - ``monotonic``: the means strictly increase, or strictly decrease, from each model to the next larger one.
+    - ``monotonic``: the means strictly increase, or strictly decrease, from each model to the next larger one;
+      ``steps``: each step's paired difference (next larger model minus model) with its interval.
     """
-    check_metric(metric)
     if n_boot < 1:
         raise ValueError(f"n_boot must be at least 1, got {n_boot}")
-    ordered = _validated(models)
-    n = len(ordered[0].values)
-    values = np.array([np.asarray(m.values, dtype=np.float64) for m in ordered])
-    if not np.isfinite(values).all():
-        bad = next(m.name for m, row in zip(ordered, values, strict=True) if not np.isfinite(row).all())
-        raise ValueError(f"model {bad!r} has a value that is not a finite number (NaN or infinite)")
-    chances = None
-    if chance is not None and metric != SEQUENCE_PROB and all(m.correct is not None for m in ordered):
-        chances = np.asarray(chance, dtype=np.float64)
-        if chances.shape != (n,) or not ((chances > 0) & (chances <= 1)).all():
-            raise ValueError(f"chance must be {n} probabilities in (0, 1], one per example")
+    ordered, values, chances, correct = _arrays(models, metric=metric, chance=chance)
+    n = values.shape[1]
 
     x = np.log10(np.array([m.parameters for m in ordered], dtype=np.float64))
     means = values.mean(axis=1)
@@ -356,8 +431,9 @@ def scaling_trend(
         "down": (0, trough),
         "up": (last, trough),
     }
+    step_pairs = [(i + 1, i) for i in range(last)]
     contrasts = [_slope_weights(x)]
-    for first, second in pairs.values():
+    for first, second in [*pairs.values(), *step_pairs]:
         row = np.zeros(len(ordered))
         row[first] += 1.0
         row[second] -= 1.0
@@ -366,7 +442,6 @@ def scaling_trend(
     # equal values give exactly 0.
     per_example = np.array(contrasts) @ (values - values.mean(axis=0))
     if chances is not None:
-        correct = np.array([np.asarray(m.correct, dtype=np.float64) for m in ordered])
         per_example = np.vstack([per_example, correct - chances])
     estimates = per_example.mean(axis=1)
 
@@ -385,46 +460,23 @@ def scaling_trend(
     lows, highs = np.percentile(replicates, [tail, 100 - tail], axis=1)
     intervals = [(float(e), float(lo), float(hi)) for e, lo, hi in zip(estimates, lows, highs, strict=True)]
     slope, ci_low, ci_high = intervals[0]
-    diffs = dict(zip(pairs, intervals[1 : 1 + len(pairs)], strict=True))
-
-    # Rounding noise must not turn a flat series into a trend: zero is "within" this tolerance.
-    tolerance = 1e-12 * max(1.0, float(np.abs(means).max()))
-
-    def clear(interval: tuple[float, float, float]) -> bool:
-        return interval[1] > tolerance
-
-    def clearly_negative(interval: tuple[float, float, float]) -> bool:
-        return interval[2] < -tolerance
-
-    direction = INVERSE if ci_low > tolerance else STANDARD if ci_high < -tolerance else UNCLEAR
-    falls_after_peak = peak < last and clear(diffs["fall"])
-    rises_after_trough = trough < last and clear(diffs["up"])
-    u_shaped = 0 < peak < last and clear(diffs["rise"]) and falls_after_peak
-    inverted_u = 0 < trough < last and clear(diffs["down"]) and rises_after_trough
-    if u_shaped and inverted_u:  # a zig-zag: neither shape describes it
-        loss_verdict = VERDICT_NONE
-    elif u_shaped:
-        loss_verdict = VERDICT_U_SHAPED
-    elif inverted_u:
-        loss_verdict = VERDICT_INVERTED_U
-    elif direction == INVERSE and clear(diffs["end"]) and not falls_after_peak:
-        loss_verdict = VERDICT_INVERSE
-    elif direction == STANDARD and clearly_negative(diffs["end"]) and not rises_after_trough:
-        loss_verdict = VERDICT_STANDARD
-    else:
-        loss_verdict = VERDICT_NONE
-
-    above_chance = tuple(intervals[1 + len(pairs) :])
-    at_chance = bool(above_chance) and all(lo <= 0 <= hi for _, lo, hi in above_chance)
-    steps = np.diff(means)
+    n_pairs = len(pairs)
+    diffs = dict(zip(pairs, intervals[1 : 1 + n_pairs], strict=True))
+    by_pair = dict(zip(pairs.values(), intervals[1 : 1 + n_pairs], strict=True))
+    steps = tuple(intervals[1 + n_pairs : 1 + n_pairs + len(step_pairs)])
+    above_chance = tuple(intervals[1 + n_pairs + len(step_pairs) :])
+    decision = _decide(
+        means=means, slope=intervals[0], difference=lambda a, b: by_pair[a, b], above_chance=above_chance
+    )
+    mean_steps = np.diff(means)
 
     return Trend(
         slope=slope,
         ci_low=ci_low,
         ci_high=ci_high,
-        direction=direction,
-        monotonic=bool((steps > 0).all() or (steps < 0).all()),
-        u_shaped=loss_verdict == VERDICT_U_SHAPED,
+        direction=decision.direction,
+        monotonic=bool((mean_steps > 0).all() or (mean_steps < 0).all()),
+        u_shaped=decision.loss_verdict == VERDICT_U_SHAPED,
         n_models=len(ordered),
         n_examples=n,
         metric=metric,
@@ -432,18 +484,125 @@ def scaling_trend(
         parameters=tuple(int(m.parameters) for m in ordered),
         means=tuple(float(v) for v in means),
         stderrs=tuple(float(v) for v in stderrs),
-        verdict=VERDICT_AT_CHANCE if at_chance else loss_verdict,
-        loss_verdict=loss_verdict,
+        verdict=decision.verdict,
+        loss_verdict=decision.loss_verdict,
         end_diff=diffs["end"],
         rise_to_peak=diffs["rise"],
         fall_after_peak=diffs["fall"],
         fall_to_trough=diffs["down"],
         rise_after_trough=diffs["up"],
+        steps=steps,
         peak=peak,
         trough=trough,
-        zig_zag=u_shaped and inverted_u,
+        zig_zag=decision.zig_zag,
         chance=float(chances.mean()) if chances is not None else None,
         accuracies=tuple(float(m.mean()) for m in correct) if chances is not None else (),
         above_chance=above_chance,
         n_boot=n_boot,
     )
+
+
+SPLITS = 200
+# The 97.5th percentile of the standard normal: estimate ± Z standard errors is a 95% interval.
+Z_95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class SplitHalves:
+    """How often the whole task's verdict survives halving its examples: in ``agreeing`` of ``splits`` seeded
+    random splits of the examples into two halves, both halves got ``verdict``."""
+
+    verdict: str
+    agreeing: int
+    splits: int
+
+    @property
+    def share(self) -> float:
+        return self.agreeing / self.splits
+
+    @property
+    def percent(self) -> int:
+        return math.floor(100 * self.share) if self.agreeing < self.splits else 100
+
+    def line(self) -> str:
+        """ "inverse scaling in both halves of 97% of 200 random splits" (rounded down: 199 of 200 is 99%)."""
+        return f"{self.verdict} in both halves of {self.percent}% of {self.splits} random splits"
+
+
+def split_halves(
+    models: Sequence[ModelValues],
+    *,
+    metric: str,
+    verdict: str,
+    chance: Sequence[float] | None = None,
+    splits: int = SPLITS,
+    seed: int = 0,
+) -> SplitHalves | None:
+    """In how many of ``splits`` random splits of the examples into two halves both halves get ``verdict``, the
+    whole task's verdict: a trend that rests on a handful of examples seldom survives, since a split shares
+    them out. None when there are fewer than 4 examples (a half needs 2).
+
+    Each half's verdict applies the rules of :func:`scaling_trend` to the half's examples, with one shortcut: an
+    interval is the estimate ± 1.96 standard errors (the normal approximation, with the standard error of the
+    paired per-example differences, std with ddof=0 over the root of the half's size) rather than a bootstrap.
+    For a mean over the ≥ 150 examples of a half of a contest task, the bootstrap's percentile interval is close
+    to it, and 2 × 200 halves then cost a few matrix products instead of 400 bootstraps. Halves are drawn from
+    ``seed``: the same results always give the same share.
+    """
+    if splits < 1:
+        raise ValueError(f"splits must be at least 1, got {splits}")
+    ordered, values, chances, correct = _arrays(models, metric=metric, chance=chance)
+    n_models, n = values.shape
+    if n < 4:
+        return None
+    half = n // 2
+    # Row s and row splits + s are the two halves of split s: 0/1 weights over the examples.
+    order = np.random.default_rng(seed).random((splits, n)).argsort(axis=1)
+    first = np.zeros((splits, n))
+    np.put_along_axis(first, order[:, :half], 1.0, axis=1)
+    masks = np.vstack([first, 1.0 - first])
+    sizes = masks.sum(axis=1)
+
+    means = masks @ values.T / sizes[:, None]  # (halves, models)
+    # Every contrast sums to 0 over the models, so removing each example's mean across models (and each model's
+    # overall mean) leaves the contrasts' variances as they are and keeps the sums of squares small.
+    centred = values - values.mean(axis=0)
+    centred -= centred.mean(axis=1, keepdims=True)
+    centred_means = masks @ centred.T / sizes[:, None]
+    products = (centred[:, None, :] * centred[None, :, :]).reshape(n_models * n_models, n)
+    covariances = (masks @ products.T / sizes[:, None]).reshape(-1, n_models, n_models)
+    covariances -= centred_means[:, :, None] * centred_means[:, None, :]
+    above_chance = None
+    if chances is not None:
+        gains = correct - chances
+        gain_means = masks @ gains.T / sizes[:, None]
+        gain_errors = np.sqrt(
+            np.maximum(masks @ (gains**2).T / sizes[:, None] - gain_means**2, 0.0) / sizes[:, None]
+        )
+        above_chance = np.stack(
+            [gain_means, gain_means - Z_95 * gain_errors, gain_means + Z_95 * gain_errors], axis=2
+        )
+
+    weights = _slope_weights(np.log10(np.array([m.parameters for m in ordered], dtype=np.float64)))
+
+    def interval(contrast: np.ndarray, h: int) -> Interval:
+        estimate = float(contrast @ means[h])
+        error = math.sqrt(max(float(contrast @ covariances[h] @ contrast), 0.0) / sizes[h])
+        return estimate, estimate - Z_95 * error, estimate + Z_95 * error
+
+    def half_verdict(h: int) -> str:
+        def difference(first: int, second: int) -> Interval:
+            contrast = np.zeros(n_models)
+            contrast[first] += 1.0
+            contrast[second] -= 1.0
+            return interval(contrast, h)
+
+        return _decide(
+            means=means[h],
+            slope=interval(weights, h),
+            difference=difference,
+            above_chance=[tuple(row) for row in above_chance[h]] if above_chance is not None else (),
+        ).verdict
+
+    same = np.array([half_verdict(h) == verdict for h in range(2 * splits)])
+    return SplitHalves(verdict=verdict, agreeing=int((same[:splits] & same[splits:]).sum()), splits=splits)

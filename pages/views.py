@@ -16,7 +16,7 @@ from accounts.models import Role
 from accounts.selectors import has_role, is_organizer
 from contest import prize, rubric
 from contest.rules import METRICS
-from evaluation.evidence import version_evidence
+from evaluation.evidence import rubric_suggestions, version_evidence
 from evaluation.selectors import with_evaluation_progress
 from pages import selectors as page_selectors
 from pages import services as page_services
@@ -65,6 +65,7 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
     if shown is None:
         messages.error(request, f"This submission has no version {number}.")
         return redirect("submission_detail", pk=submission.pk)
+    evidence = version_evidence(user=request.user, version=shown)
     return render(
         request,
         "contestant/submission_detail.html",
@@ -75,19 +76,34 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
             "can_edit": selectors.can_edit(user=request.user, submission=submission),
             "can_reinstate": selectors.can_reinstate(user=request.user, submission=submission),
             "blind": selectors.is_blind_to(request.user, submission),
-            "evidence": version_evidence(user=request.user, version=shown),
-            **(_reviews_for_organizers(request.user, submission) if is_organizer(request.user) else {}),
+            "evidence": evidence,
+            **(
+                _reviews_for_organizers(request.user, submission, shown, evidence)
+                if is_organizer(request.user)
+                else {}
+            ),
         },
     )
 
 
-def _reviews_for_organizers(user, submission: Submission) -> dict:
+def _reviews_for_organizers(user, submission: Submission, shown, evidence: dict) -> dict:
+    """The reviews, each criterion's level marked where it differs from the level the evaluation of the shown
+    version suggests (only for reviews of that version: another version's results may suggest otherwise)."""
     assignments = reviews.assignments_of_submission(submission.pk)
     spot_checks = reviews.spot_checks_of_submission(submission)
+    suggestions = rubric_suggestions(evidence)  # organizers see every series
     for assignment in assignments:
         assignment.spot_check = spot_checks.get(assignment.pk)
+        review = getattr(assignment, "review", None)
+        if review is not None:
+            review.rows = reviews.judged_beside(review, suggestions if review.version_id == shown.pk else {})
     return {
         "assignments": assignments,
+        "suggestions": [
+            {"criterion": c["name"], "suggestion": suggestions[c["key"]]}
+            for c in current_rubric().criteria
+            if c["key"] in suggestions and suggestions[c["key"]].level
+        ],
         "posts": reviews.discussion_for(viewer=user, submission_id=submission.pk),
     }
 

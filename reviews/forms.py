@@ -1,6 +1,7 @@
 from django import forms
 
 from contest import rubric
+from evaluation.suggestions import Suggestion
 from reviews.models import Tier
 from reviews.services import ReviewAnswers
 
@@ -33,6 +34,9 @@ class ReviewForm(forms.Form):
     def __init__(self, *args, criteria: list[dict], **kwargs):
         super().__init__(*args, **kwargs)
         self.criteria = criteria
+        # Criterion key → the level the evaluation suggests (evaluation.suggestions), shown beside the criterion
+        # and never chosen for the reviewer; the view sets them from the evidence it shows.
+        self.suggestions: dict[str, Suggestion] = {}
         for criterion in criteria:
             key = criterion["key"]
             self.fields[f"level_{key}"] = forms.ChoiceField(
@@ -62,7 +66,8 @@ class ReviewForm(forms.Form):
         return initial
 
     def rubric_rows(self) -> list[dict]:
-        """Per criterion: its wording, its level field with each level's description, its comment field."""
+        """Per criterion: its wording, its level field with each level's description, its comment field, and
+        the level the evaluation suggests for it (None for the criteria the evaluation does not speak to)."""
         return [
             {
                 "criterion": c,
@@ -72,6 +77,7 @@ class ReviewForm(forms.Form):
                     for choice in self[f"level_{c['key']}"]
                 ],
                 "comment": self[f"comment_{c['key']}"],
+                "suggestion": self.suggestions.get(c["key"]),
             }
             for c in self.criteria
         ]

@@ -111,6 +111,7 @@ class Review(models.Model):
         """Per criterion of its rubric: the name, the level given (or None) and its wording, the comment."""
         return [
             {
+                "key": c["key"],
                 "name": c["name"],
                 "level": self.levels.get(c["key"]),
                 "level_name": rubric.LEVEL_NAMES.get(self.levels.get(c["key"]), "—"),

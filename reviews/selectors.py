@@ -11,6 +11,7 @@ from accounts.models import Membership, Role, Team
 from accounts.selectors import has_role, is_organizer
 from contest import tally
 from contest.rubric import CRITERIA_KEYS
+from evaluation.suggestions import Suggestion
 from reviews.models import (
     Assignment,
     Award,
@@ -126,6 +127,19 @@ def other_reviews(review: Review) -> list[Review]:
     for other in others:
         other.label = labels[other.assignment.reviewer_id]
     return others
+
+
+def judged_beside(review: Review, suggestions: dict[str, Suggestion]) -> list[dict]:
+    """The review's levels per criterion (:meth:`Review.judged`), each with ``differs_from``: the suggestion of
+    the evaluation where the reviewer chose another level (else None). A prompt to discuss, not a rule."""
+    rows = review.judged()
+    for row in rows:
+        suggestion = suggestions.get(row["key"])
+        differs = (
+            suggestion is not None and suggestion.level and row["level"] and row["level"] != suggestion.level
+        )
+        row["differs_from"] = suggestion if differs else None
+    return rows
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Role, Team
 from accounts.selectors import has_role, is_organizer
 from contest.rubric import CRITERIA_KEYS
-from evaluation.evidence import version_evidence
+from evaluation.evidence import rubric_suggestions, version_evidence
 from reviews import selectors, services
 from reviews.forms import DeclareConflictForm, ReviewForm
 from reviews.models import Assignment, Conflict, Review, SpotCheck, TallyRule, Tier
@@ -77,6 +77,8 @@ def review_page(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("review_page", pk=pk)
     submission = assignment.submission
     version = submission.current_version
+    evidence = version_evidence(user=request.user, version=version)
+    form.suggestions = rubric_suggestions(evidence)  # an assigned reviewer sees every series
     return render(
         request,
         "reviewer/review.html",
@@ -87,7 +89,7 @@ def review_page(request: HttpRequest, pk: int) -> HttpResponse:
             "review": review,
             "form": form,
             "newer_versions": selectors.versions_since(review, versions_of(submission)),
-            "evidence": version_evidence(user=request.user, version=version),
+            "evidence": evidence,
             "spot_check": selectors.summarize_spot_checks(
                 SpotCheck.objects.filter(assignment=assignment, version=version)
             ),
