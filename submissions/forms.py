@@ -13,9 +13,16 @@ LONG_ANSWERS = (
     "data_generation",
     "annotator_expertise",
 )
+# The rules' optional questions: long answers too, which a contestant may leave empty.
+OPTIONAL_QUESTIONS = ("few_shot", "fine_tuning", "rlhf")
 # Generous for a contestant (the 2022 submissions' answers were at most a few thousand characters), small
 # enough that every page listing submissions stays fast. The README states them too.
-ANSWER_LIMITS = {"task_name": 200, "authors": 2_000, **dict.fromkeys(LONG_ANSWERS, 20_000)}
+ANSWER_LIMITS = {
+    "task_name": 200,
+    "authors": 2_000,
+    **dict.fromkeys((*LONG_ANSWERS, *OPTIONAL_QUESTIONS), 20_000),
+    "subcategory_column": 200,
+}
 
 
 class AnswerText(forms.CharField):
@@ -44,8 +51,9 @@ class SubmissionForm(forms.ModelForm):
             "metric": forms.RadioSelect,
             "license": forms.Select,
             **{f: forms.Textarea(attrs={"rows": 4}) for f in LONG_ANSWERS},
+            **{f: forms.Textarea(attrs={"rows": 3}) for f in OPTIONAL_QUESTIONS},
         }
-        field_classes = {f: AnswerText for f in ("authors", *LONG_ANSWERS)}
+        field_classes = {f: AnswerText for f in ("authors", *LONG_ANSWERS, *OPTIONAL_QUESTIONS)}
 
     def __init__(self, *args, file_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
@@ -53,7 +61,7 @@ class SubmissionForm(forms.ModelForm):
         for name, limit in ANSWER_LIMITS.items():
             field = self.fields[name]
             field.validators += [
-                validate_one_line if name == "task_name" else validate_text,
+                validate_one_line if name in ("task_name", "subcategory_column") else validate_text,
                 MaxLengthValidator(
                     limit,
                     message=f"This has %(show_value)s characters; the limit is {limit:,}. Shorten it "
