@@ -424,12 +424,12 @@ def small_multiple(
     and light grid are set here."""
     fig = scaling_figure(curves, metric=metric, n_classes=n_classes, title=title)
     fig.layout.template = None
+    fig.layout.updatemenus = ()
     fig.update_layout(
         height=height,
         paper_bgcolor="white",
         plot_bgcolor="white",
         colorway=PALETTE,
-        updatemenus=[],
         showlegend=len(curves) > 1,
         title={"font": {"size": 13}},
         margin={"l": 55, "r": 10, "t": 40, "b": 40},

@@ -264,7 +264,8 @@ def test_the_version_page_shows_the_trend_and_verdict_of_each_subcategory(client
     assert page.count('class="col-md-6 col-xxl-4 subcategory"') == 4
     assert "120 examples" in page and "30 examples" in page
     assert "2 subcategories under 30 examples each: rare-a, rare-b" in page
-    assert "inverse scaling</a> in 1 of 4 subcategories" in page
+    assert "Row 2 · subcategory arithmetic" in page  # the first examples name theirs
+    assert "inverse scaling</a> in 1, " in page and "no clear trend</a> in 2 of 4 subcategories" in page
     # The fragment the page swaps in when a run finishes carries them too.
     fragment = client.get(reverse("evidence_fragment", args=[version.submission.pk, version.number]))
     assert 'id="subcategories"' in fragment.content.decode()
@@ -406,5 +407,5 @@ def test_the_reviewer_sees_the_subcategory_trends_beside_the_coverage_criterion(
     coverage = page.index("Task Coverage")
     nearby = page[coverage : page.index("</fieldset>", coverage)]
     assert 'href="#subcategories"' in nearby
-    assert "inverse scaling in 1 of 4" in nearby
+    assert "inverse scaling in 1, standard scaling in 1, no clear trend in 2 of 4 subcategories" in nearby
     assert 'id="subcategories"' in page  # the charts themselves, in the evidence column
