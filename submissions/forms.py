@@ -21,7 +21,6 @@ ANSWER_LIMITS = {
     "task_name": 200,
     "authors": 2_000,
     **dict.fromkeys((*LONG_ANSWERS, *OPTIONAL_QUESTIONS), 20_000),
-    "subcategory_column": 200,
 }
 
 
@@ -61,7 +60,7 @@ class SubmissionForm(forms.ModelForm):
         for name, limit in ANSWER_LIMITS.items():
             field = self.fields[name]
             field.validators += [
-                validate_one_line if name in ("task_name", "subcategory_column") else validate_text,
+                validate_one_line if name == "task_name" else validate_text,
                 MaxLengthValidator(
                     limit,
                     message=f"This has %(show_value)s characters; the limit is {limit:,}. Shorten it "
@@ -72,6 +71,7 @@ class SubmissionForm(forms.ModelForm):
             # site.js shows a live count beside every field with data-counter; maxlength stops typing at the limit.
             field.widget.attrs.update({"maxlength": str(limit), "data-counter": ""})
             field.help_text = " ".join(filter(None, [str(field.help_text), f"At most {limit:,} characters."]))
+        self.fields["subcategory_column"].validators.append(validate_one_line)  # a column name: one line
         self.fields["task_file"].required = file_required
         # The browser refuses a larger file before sending it (static/site/upload.js).
         self.fields["task_file"].widget.attrs["data-max-bytes"] = upload_limit_bytes()
