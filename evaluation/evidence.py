@@ -20,6 +20,7 @@ from django.core.cache import cache
 from evaluation import plots, selectors, services, trends
 from evaluation.models import EvaluationRun, ModelSeries
 from evaluation.plots import Curve, Point, accuracy_figure, scaling_figure
+from evaluation.subcategories import ShownSeries, subcategory_evidence
 from evaluation.suggestions import SeriesTrend, Suggestion, suggested_levels
 from evaluation.trends import ModelValues, SplitHalves, Trend, scaling_trend, split_halves
 from submissions.models import Metric, SubmissionVersion
@@ -331,6 +332,7 @@ def version_evidence(*, user: AbstractBaseUser, version) -> dict:
             for word, count in trends.verdict_counts(verdicts)
         ],
         "combined_figure": _combined_figure(version, evidences),
+        "subcategories": _subcategories(version, evidences),
         "finished": all(r.is_finished for r in runs),
         "has_runs": bool(runs),
     }
@@ -349,6 +351,14 @@ def rubric_suggestions(evidence: dict) -> dict[str, Suggestion]:
     )
 
 
+def _subcategories(version, evidences: list[SeriesEvidence]) -> dict | None:
+    """The trend of each subcategory on these series (see evaluation/subcategories.py)."""
+    return subcategory_evidence(
+        version,
+        [ShownSeries(e.series, e.succeeded, _series_key(version, e)) for e in evidences if e.succeeded],
+    )
+
+
 def series_figures(*, user: AbstractBaseUser, version, series_id: int) -> dict:
     """The charts (plotly JSON by kind) of one series the user may see; empty when it has none (yet)."""
     evidences = _by_series(version, selectors.runs_visible_to(user, version=version, series_id=series_id))
@@ -360,7 +370,9 @@ def precompute_evidence(*, version_id: int) -> None:
     """Compute and cache the evidence of every series of a version, and index its example texts, so the next
     view finds them ready: meant for the worker, once a run of the version has succeeded and committed."""
     version = SubmissionVersion.objects.select_related("submission__round").get(pk=version_id)
-    _fill(version, _by_series(version, selectors.runs_of(version=version)))
+    evidences = _by_series(version, selectors.runs_of(version=version))
+    _fill(version, evidences)
+    _subcategories(version, evidences)  # as reviewers and organizers see it: every series
     # The examples page's first view then finds the texts indexed too (a no-op once they are).
     services.index_example_texts(version=version)
 

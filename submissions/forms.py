@@ -13,9 +13,15 @@ LONG_ANSWERS = (
     "data_generation",
     "annotator_expertise",
 )
+# The rules' optional questions: long answers too, which a contestant may leave empty.
+OPTIONAL_QUESTIONS = ("few_shot", "fine_tuning", "rlhf")
 # Generous for a contestant (the 2022 submissions' answers were at most a few thousand characters), small
 # enough that every page listing submissions stays fast. The README states them too.
-ANSWER_LIMITS = {"task_name": 200, "authors": 2_000, **dict.fromkeys(LONG_ANSWERS, 20_000)}
+ANSWER_LIMITS = {
+    "task_name": 200,
+    "authors": 2_000,
+    **dict.fromkeys((*LONG_ANSWERS, *OPTIONAL_QUESTIONS), 20_000),
+}
 
 
 class AnswerText(forms.CharField):
@@ -44,8 +50,9 @@ class SubmissionForm(forms.ModelForm):
             "metric": forms.RadioSelect,
             "license": forms.Select,
             **{f: forms.Textarea(attrs={"rows": 4}) for f in LONG_ANSWERS},
+            **{f: forms.Textarea(attrs={"rows": 3}) for f in OPTIONAL_QUESTIONS},
         }
-        field_classes = {f: AnswerText for f in ("authors", *LONG_ANSWERS)}
+        field_classes = {f: AnswerText for f in ("authors", *LONG_ANSWERS, *OPTIONAL_QUESTIONS)}
 
     def __init__(self, *args, file_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,6 +71,7 @@ class SubmissionForm(forms.ModelForm):
             # site.js shows a live count beside every field with data-counter; maxlength stops typing at the limit.
             field.widget.attrs.update({"maxlength": str(limit), "data-counter": ""})
             field.help_text = " ".join(filter(None, [str(field.help_text), f"At most {limit:,} characters."]))
+        self.fields["subcategory_column"].validators.append(validate_one_line)  # a column name: one line
         self.fields["task_file"].required = file_required
         # The browser refuses a larger file before sending it (static/site/upload.js).
         self.fields["task_file"].widget.attrs["data-max-bytes"] = upload_limit_bytes()

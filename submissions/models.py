@@ -101,6 +101,10 @@ ANSWER_LABELS = {
     "data_generation": "data generation",
     "annotator_expertise": "annotator expertise",
     "license": "licence",
+    "subcategory_column": "subcategory column",
+    "few_shot": "few-shot question",
+    "fine_tuning": "fine-tuning question",
+    "rlhf": "RLHF question",
 }
 
 
@@ -146,6 +150,35 @@ class SubmissionVersion(models.Model):
         help_text="E.g. knowledge of linguistics, fluency in a language.",
     )
     license = models.CharField("licence", max_length=20, choices=License.choices, default=License.CC_BY)
+    subcategory_column = models.CharField(
+        "Subcategory column (optional)",
+        max_length=200,
+        blank=True,
+        help_text="The name of one more column of your file that says which subcategory, template or phrasing "
+        "each example belongs to (e.g. category): the results then show the trend of each subcategory, as the "
+        "rubric's Task Coverage asks. At most 50 different values; subcategories of fewer than 30 examples are "
+        "shown together as “other”.",
+    )
+    # The rules' optional questions ("Answering the below, optional questions ... will make your task stand out").
+    few_shot = models.TextField(
+        "Does inverse scaling persist even if the model is conditioned with few-shot examples to behave "
+        "correctly? (optional)",
+        blank=True,
+        help_text="If providing enough few-shot examples eliminates inverse scaling, how many examples are "
+        "required for that?",
+    )
+    fine_tuning = models.TextField(
+        "Does inverse scaling persist even after fine-tuning on the task? (optional)",
+        blank=True,
+        help_text="Are there good reasons to think it would persist after fine-tuning?",
+    )
+    rlhf = models.TextField(
+        "Does inverse scaling persist for InstructGPT models trained with Reinforcement Learning from Human "
+        "Feedback (RLHF)? (optional)",
+        blank=True,
+        help_text="To test this, you can use the same code as that for GPT-3 evaluation. The organizers may "
+        "also evaluate submissions on private RLHF models of various sizes.",
+    )
 
     task_file = models.FileField(max_length=200)
     original_filename = models.CharField(max_length=255)

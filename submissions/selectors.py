@@ -37,6 +37,9 @@ LISTS_SKIP = tuple(
         "expected_inverse_scaling",
         "data_generation",
         "annotator_expertise",
+        "few_shot",
+        "fine_tuning",
+        "rlhf",
         "preview",
         "validation_warnings",
     )
@@ -121,13 +124,18 @@ class StoredFileInvalid(ValueError):
 
 
 def version_examples(version: SubmissionVersion):
-    """The stored file's examples, as the validator reads them (a DataFrame with a ``row`` column).
+    """The stored file's examples, as the validator reads them (a DataFrame with a ``row`` column, and a
+    ``subcategory`` column when the version names one).
 
     The file was valid when submitted; should a later change of the rules reject it, say so rather than guess.
     """
     with version.task_file.open("rb") as f:
         report = read_task_file(
-            f.read(), metric=version.metric, min_examples=0, filename=version.original_filename
+            f.read(),
+            metric=version.metric,
+            min_examples=0,
+            filename=version.original_filename,
+            subcategory_column=version.subcategory_column,
         )
     if not report.ok:
         raise StoredFileInvalid("; ".join(report.lines()))

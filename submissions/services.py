@@ -29,7 +29,13 @@ ANSWER_FIELDS = (
     "data_generation",
     "annotator_expertise",
     "license",
+    "subcategory_column",
+    "few_shot",
+    "fine_tuning",
+    "rlhf",
 )
+# Answers a caller may leave out (blank on the form): the subcategory column and the rules' optional questions.
+OPTIONAL_ANSWERS = ("subcategory_column", "few_shot", "fine_tuning", "rlhf")
 PREVIEW_EXAMPLES = 5
 
 
@@ -39,6 +45,10 @@ class TaskFileInvalid(Exception):
     def __init__(self, report: TaskFileReport):
         super().__init__("; ".join(report.lines()))
         self.report = report
+
+
+class SubcategoryInvalid(TaskFileInvalid):
+    """The file is valid, but the column named as the subcategory cannot be one; ``report`` says why."""
 
 
 class NothingChanged(Exception):
@@ -88,13 +98,16 @@ def _when(moment) -> str:
     )
 
 
-def validate_task_upload(*, data: bytes, filename: str, metric: str, round: Round) -> TaskFileReport:
+def validate_task_upload(
+    *, data: bytes, filename: str, metric: str, round: Round, subcategory_column: str = ""
+) -> TaskFileReport:
     return read_task_file(
         data,
         metric=metric,
         min_examples=round.min_examples,
         subsample_cap=round.subsample_cap,
         filename=filename,
+        subcategory_column=subcategory_column,
     )
 
 
@@ -151,9 +164,13 @@ def submit_task(
 
     Without a new upload, a new version keeps the current version's file, re-validated for the chosen metric.
     An edit that changes neither the file, the metric nor any answer raises NothingChanged and saves nothing.
+    The optional answers (OPTIONAL_ANSWERS) may be left out of ``answers``; a subcategory column that the file
+    lacks or that names too many values raises SubcategoryInvalid.
     The file is validated, hashed and stored before any transaction begins: checking a large file takes seconds,
     and on the embedded SQLite a transaction holds the one write lock that every other request waits for.
     """
+    answers = {**dict.fromkeys(OPTIONAL_ANSWERS, ""), **answers}
+    answers["subcategory_column"] = answers["subcategory_column"].strip()
     ensure_may_submit(user=user, round=round)
     if submission is not None:
         _ensure_team_may_edit(user=user, submission=submission, round=round)
@@ -176,10 +193,16 @@ def submit_task(
         _ensure_something_changed(previous=submission.current_version, answers=answers, sha256=sha256)
 
     report = validate_task_upload(
-        data=upload.data, filename=upload.name, metric=answers["metric"], round=round
+        data=upload.data,
+        filename=upload.name,
+        metric=answers["metric"],
+        round=round,
+        subcategory_column=answers["subcategory_column"],
     )
-    if not report.ok:
+    if report.errors:
         raise TaskFileInvalid(report)
+    if report.subcategory_errors:
+        raise SubcategoryInvalid(report)
     file_name = _store_task_file(upload.data, sha256=sha256)
 
     with transaction.atomic():

@@ -32,6 +32,10 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "absolute_logodds": ("prompt", "other_prompt", "classes", "answer_index"),
 }
 _TEXT_COLUMNS = ("prompt", "other_prompt", "completion")
+# A subcategory column may name at most this many values: each gets its own small chart on the version page.
+MAX_SUBCATEGORIES = 50
+# The group of the examples whose subcategory cell is empty.
+BLANK_SUBCATEGORY = "(blank)"
 # Written by pandas' DataFrame.to_csv for an unnamed index, or after a re-save of such a file.
 _INDEX_HEADERS = ("", "Unnamed: 0")
 
@@ -153,16 +157,19 @@ class TaskFileReport:
     n_examples: int
     examples: pd.DataFrame | None
     errors_omitted: int = 0
+    # Why the column named as the subcategory cannot be one (the form shows these beside its field).
+    subcategory_errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.subcategory_errors
 
     def lines(self) -> list[str]:
         lines = [f"warning: {warning}" for warning in self.warnings]
         if self.ok:
             return [*lines, f"OK: {self.n_examples} examples"]
         lines += [str(error) for error in self.errors]
+        lines += [f"subcategory: {error}" for error in self.subcategory_errors]
         if self.errors_omitted:
             lines.append(f"... and {self.errors_omitted} more problems")
         return lines
@@ -194,8 +201,13 @@ def read_task_file(
     subsample_cap: int = SUBSAMPLE_CAP,
     max_errors: int = 50,
     filename: str = "",
+    subcategory_column: str = "",
 ) -> TaskFileReport:
-    """Check an uploaded task file for `metric`; `filename` only improves the messages."""
+    """Check an uploaded task file for `metric`; `filename` only improves the messages.
+
+    With `subcategory_column`, that extra column is read too: each example's subcategory (its cell, stripped;
+    an empty cell is the subcategory "(blank)") becomes the examples' column "subcategory".
+    """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
     body = _from_utf16(data)
@@ -216,7 +228,8 @@ def read_task_file(
 
     errors: list[Problem] = []
     warnings: list[Problem] = []
-    positions = _check_header(table.header, metric, errors, warnings)
+    positions = _check_header(table.header, metric, errors, warnings, used=subcategory_column)
+    subcategory_errors = _check_subcategory_column(table.header, metric, subcategory_column)
     kept = _drop_empty_records(table, positions, warnings)
     n_examples = len(kept)
     if n_examples < min_examples:
@@ -239,13 +252,20 @@ def read_task_file(
     row_problems.sort(key=lambda p: (p.row, -1 if p.column is None else order.get(p.column, len(order))))
     errors += _grouped(row_problems)
 
-    examples = None if errors else _examples(table, positions, checkable, values, metric)
+    examples = None
+    if subcategory_column and not subcategory_errors:
+        subcategories = _subcategories(table, table.header.index(subcategory_column), checkable)
+        subcategory_errors = _too_many_subcategories(subcategory_column, subcategories)
+        values["subcategory"] = subcategories
+    if not errors and not subcategory_errors:
+        examples = _examples(table, positions, checkable, values, metric)
     return TaskFileReport(
         errors=errors[:max_errors],
         warnings=warnings,
         n_examples=n_examples,
         examples=examples,
         errors_omitted=max(0, len(errors) - max_errors),
+        subcategory_errors=subcategory_errors,
     )
 
 
@@ -437,9 +457,10 @@ def _csv_records(text: str) -> Iterator[list[str]]:
 
 
 def _check_header(
-    header: list[str], metric: str, errors: list[Problem], warnings: list[Problem]
+    header: list[str], metric: str, errors: list[Problem], warnings: list[Problem], *, used: str = ""
 ) -> dict[str, int]:
-    """Report header problems; return the position of each required column that is present."""
+    """Report header problems; return the position of each required column that is present. `used` is an
+    extra column that is read (the subcategory), so not reported as ignored."""
     required = REQUIRED_COLUMNS[metric]
     named = list(enumerate(header))
     if header[0] in _INDEX_HEADERS:
@@ -463,10 +484,49 @@ def _check_header(
         if name not in positions:
             errors.append(Problem(_missing_column(name, header)))
 
-    extra = [_column_label(position, name) for position, name in named if name not in required]
+    extra = [
+        _column_label(position, name)
+        for position, name in named
+        if name not in required and not (used and name == used)
+    ]
     if extra:
         warnings.append(Problem(f"these columns are not used and will be ignored: {', '.join(extra)}"))
     return {name: positions[name][0] for name in required if name in positions}
+
+
+def _check_subcategory_column(header: list[str], metric: str, name: str) -> list[str]:
+    """Why `name` cannot be the file's subcategory column (empty when it can, or when none is named)."""
+    if not name:
+        return []
+    if name in REQUIRED_COLUMNS[metric]:
+        return [
+            f"{_quote(name)} is a column the {metric} metric reads; the subcategory must be another column "
+            "(e.g. category or template)"
+        ]
+    named = [column for column in header if column.strip() and column not in _INDEX_HEADERS]
+    if name in named:
+        return []  # a name appearing twice is the header's error already
+    missing = f"the file has no column {_quote(name)}; its columns are {', '.join(map(_quote, named))}"
+    if all(column in REQUIRED_COLUMNS[metric] for column in named):
+        missing += f", all read by the {metric} metric: add a column that names each example's subcategory"
+    return [missing]
+
+
+def _subcategories(table: _Table, position: int, rows: Sequence[int]) -> np.ndarray:
+    """Each row's subcategory: its cell without the surrounding whitespace, "(blank)" for an empty cell."""
+    codes, cells = _distinct(table.column(position), rows)
+    names = np.empty(len(cells), dtype=object)
+    names[:] = [cell.strip() or BLANK_SUBCATEGORY for cell in cells]
+    return names[codes]
+
+
+def _too_many_subcategories(name: str, subcategories: np.ndarray) -> list[str]:
+    count = len(set(subcategories.tolist()))
+    if count <= MAX_SUBCATEGORIES:
+        return []
+    return [
+        f"column {name} has {count} different values; at most {MAX_SUBCATEGORIES} make readable subcategories"
+    ]
 
 
 def _wrong_separator(header: list[str], *, utf16: bool) -> Problem | None:
@@ -913,6 +973,8 @@ def _examples(
         else:
             text = table.column(positions[name])
             columns[name] = (text if everything else text.iloc[rows]).array
+    if "subcategory" in values:
+        columns["subcategory"] = values["subcategory"]
     return pd.DataFrame(columns, copy=False)
 
 

@@ -27,8 +27,9 @@ def _upload_of(form: SubmissionForm) -> TaskUpload | None:
 
 
 def _save(request, form: SubmissionForm, *, round: Round, submission: Submission | None):
-    """Run the submission service; on a bad CSV, put every problem beside the file field and keep the answers;
-    on an edit that changes nothing, say so above the form and keep what was typed."""
+    """Run the submission service; on a bad CSV, put every problem beside the file field (and those of the
+    subcategory column beside its own) and keep the answers; on an edit that changes nothing, say so above the
+    form and keep what was typed."""
     try:
         return services.submit_task(
             user=request.user,
@@ -39,8 +40,10 @@ def _save(request, form: SubmissionForm, *, round: Round, submission: Submission
         )
     except TaskFileInvalid as invalid:
         for line in invalid.report.lines():
-            if not line.startswith("warning:"):
+            if not line.startswith(("warning:", "subcategory:")):
                 form.add_error("task_file", line)
+        for reason in invalid.report.subcategory_errors:
+            form.add_error("subcategory_column", reason)
     except NothingChanged as unchanged:
         form.add_error(None, str(unchanged))
     return None

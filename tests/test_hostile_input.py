@@ -198,10 +198,10 @@ def test_a_receipt_that_never_goes_out_is_logged_as_an_error_after_the_last_retr
 def test_the_form_states_each_limit_and_stops_typing_at_it(client, alice, open_round):
     client.force_login(alice)
     html = client.get(reverse("submission_create", args=[open_round.pk])).content.decode()
-    assert html.count('maxlength="20000"') == 5
+    assert html.count('maxlength="20000"') == 8  # five answers and the three optional questions
     assert 'maxlength="2000"' in html and 'maxlength="200"' in html
-    assert html.count("data-counter") == 7
-    assert html.count("At most 20,000 characters.") == 5
+    assert html.count("data-counter") == 10
+    assert html.count("At most 20,000 characters.") == 8
 
 
 def test_an_answer_over_its_limit_is_refused_beside_the_field_and_the_answers_are_kept(

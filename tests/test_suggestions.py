@@ -292,7 +292,7 @@ def test_the_review_page_shows_each_suggestion_with_its_reason_and_chooses_nothi
     generality = _criterion(html, "Inverse Scaling Generality")
     assert "Suggested from the evaluation: Grand Prize</strong> — Every series tested shows it" in generality
     assert "Suggested from the evaluation" not in _criterion(html, "Task Importance")
-    assert html.count('class="small border-start') == 2
+    assert html.count('rubric-suggestion" id=') == 2
     assert " checked" not in html.split('id="review-form"', 1)[1]  # no level is chosen for the reviewer
     assert "Split-half stability: inverse scaling in both halves of 100% of 200 random splits" in html
 
