@@ -14,6 +14,7 @@ class RoundAdmin(admin.ModelAdmin):
         "min_examples",
         "subsample_cap",
     ]
+    search_fields = ["name"]
 
 
 class SubmissionVersionInline(admin.TabularInline):
@@ -34,6 +35,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_filter = ["round"]
     readonly_fields = ["round", "team", "created_by", "created_at", "current_version"]
     inlines = [SubmissionVersionInline]
+    search_fields = ["current_version__task_name", "team__name"]
 
     def has_add_permission(self, request):
         return False  # submissions come from contestants, through the submission form
@@ -45,6 +47,7 @@ class SubmissionVersionAdmin(admin.ModelAdmin):
 
     list_display = ["__str__", "submission", "metric", "example_count", "created_at"]
     list_filter = ["metric", "submission__round"]
+    search_fields = ["task_name", "submission__team__name", "original_filename", "sha256"]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
