@@ -1,5 +1,11 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+
+# What remains of the admin is the contest's, not "Django administration".
+admin.site.site_header = settings.CONTEST_NAME
+admin.site.site_title = f"{settings.CONTEST_NAME} admin"
+admin.site.index_title = "Manage the contest"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

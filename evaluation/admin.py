@@ -15,6 +15,7 @@ class LanguageModelInline(admin.TabularInline):
 class ModelSeriesAdmin(admin.ModelAdmin):
     list_display = ["name", "visibility", "backend", "is_active", "order"]
     list_editable = ["is_active", "order"]
+    search_fields = ["name", "models__name"]
     inlines = [LanguageModelInline]
     actions = ["evaluate_current_versions"]
 
@@ -28,6 +29,7 @@ class ModelSeriesAdmin(admin.ModelAdmin):
 class SeriesReleaseAdmin(admin.ModelAdmin):
     list_display = ["series", "round", "released_at", "released_by"]
     readonly_fields = ["released_by", "released_at"]
+    search_fields = ["series__name", "round__name"]
 
     def has_change_permission(self, request, obj=None):
         return False  # a release is made or withdrawn (deleted), never edited into another one
@@ -49,6 +51,7 @@ class EvaluationRunAdmin(admin.ModelAdmin):
         "queued_at",
     ]
     list_filter = ["status", "model__series"]
+    search_fields = ["version__task_name", "model__name", "worker", "failure_reason"]
     actions = ["retry"]
     exclude = ["failure_traceback"]  # shown as preformatted text by traceback()
 

@@ -393,3 +393,61 @@ def _examples_by_row(version) -> dict[int, dict]:
     except ValueError:
         return {}
     return {int(r["row"]): r for r in frame.to_dict("records")}
+
+
+@dataclass(frozen=True)
+class CachedTrend:
+    """What a list of many versions shows of one series of one version: only what is already cached.
+
+    ``state`` is "trend" (``trend`` holds it), "no trend" (fewer than two models succeeded, or they share no
+    example), "not computed yet" (results exist but the worker has not cached their evidence: a list never
+    runs the bootstrap), "evaluating" (no run succeeded yet, some still to finish) or "failed" (every run failed).
+    """
+
+    series: ModelSeries
+    state: str
+    trend: Trend | None = None
+    finished: bool = True  # every run of the series has finished (a trend may be of the first models only)
+
+
+def cached_trends(*, versions: list[SubmissionVersion]) -> dict[int, dict[int, CachedTrend]]:
+    """By version id, by series id: the series' trend as cached by the worker (see precompute_evidence).
+
+    One query for the runs of every version and one cache read for all their keys, however many versions,
+    series and models; nothing is computed, so a page of a hundred submissions never runs a bootstrap.
+    """
+    by_id = {version.pk: version for version in versions}
+    evidences: dict[int, dict[int, SeriesEvidence]] = {pk: {} for pk in by_id}
+    # In the version page's order, so the keys are those its views and the worker cached.
+    for run in selectors.runs_of_versions(version_ids=list(by_id)):
+        per_version = evidences[run.version_id]
+        if run.model.series_id not in per_version:
+            per_version[run.model.series_id] = SeriesEvidence(
+                series=run.model.series, runs=[], hidden_from_contestants=False
+            )
+        per_version[run.model.series_id].runs.append(run)
+    keys = {
+        (version_id, series_id): _series_key(by_id[version_id], evidence)
+        for version_id, per_version in evidences.items()
+        for series_id, evidence in per_version.items()
+        if evidence.succeeded
+    }
+    cached = cache.get_many(list(keys.values())) if keys else {}
+    trends_by_version: dict[int, dict[int, CachedTrend]] = {}
+    for version_id, per_version in evidences.items():
+        trends_by_version[version_id] = {}
+        for series_id, evidence in per_version.items():
+            finished = all(run.is_finished for run in evidence.runs)
+            entry = cached.get(keys.get((version_id, series_id)))
+            if not evidence.succeeded:
+                state, trend = ("failed" if finished else "evaluating"), None
+            elif entry is None:
+                state, trend = "not computed yet", None
+            elif entry["trend"] is None:
+                state, trend = "no trend", None
+            else:
+                state, trend = "trend", Trend(**entry["trend"])
+            trends_by_version[version_id][series_id] = CachedTrend(
+                series=evidence.series, state=state, trend=trend, finished=finished
+            )
+    return trends_by_version

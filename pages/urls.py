@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pages import views
+from pages import overview_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,4 +10,15 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("submissions/<int:pk>/", views.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/v<int:number>/", views.submission_detail, name="version_detail"),
+    path("console/rounds/<int:round_id>/overview/", overview_views.round_overview, name="round_overview"),
+    path(
+        "console/rounds/<int:round_id>/overview.csv",
+        overview_views.round_overview_csv,
+        name="round_overview_csv",
+    ),
+    path(
+        "console/rounds/<int:round_id>/overview.json",
+        overview_views.round_overview_json,
+        name="round_overview_json",
+    ),
 ]

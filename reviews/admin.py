@@ -55,6 +55,7 @@ class AssignmentAdmin(admin.ModelAdmin):
     form = AssignmentForm
     list_display = ["submission", "reviewer", "method", "assigned_by", "assigned_at"]
     list_filter = ["submission__round", "method", "reviewer"]
+    search_fields = ["reviewer__username", "submission__current_version__task_name"]
     list_select_related = ["submission__current_version", "reviewer", "assigned_by"]
 
     def has_change_permission(self, request, obj=None):
@@ -83,6 +84,7 @@ class RubricAdmin(admin.ModelAdmin):
 
     form = RubricForm
     list_display = ["version", "note", "created_by", "created_at"]
+    search_fields = ["note"]
 
     def has_change_permission(self, request, obj=None):
         return False

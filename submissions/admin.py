@@ -14,6 +14,7 @@ class RoundAdmin(admin.ModelAdmin):
         "min_examples",
         "subsample_cap",
     ]
+    search_fields = ["name"]
 
 
 class SubmissionVersionInline(admin.TabularInline):
@@ -43,6 +44,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         "withdrawal_reason",
     ]
     inlines = [SubmissionVersionInline]
+    search_fields = ["current_version__task_name", "team__name"]
 
     def has_add_permission(self, request):
         return False  # submissions come from contestants, through the submission form
@@ -54,6 +56,7 @@ class SubmissionVersionAdmin(admin.ModelAdmin):
 
     list_display = ["__str__", "submission", "metric", "example_count", "created_at"]
     list_filter = ["metric", "submission__round"]
+    search_fields = ["task_name", "submission__team__name", "original_filename", "sha256"]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

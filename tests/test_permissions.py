@@ -154,6 +154,14 @@ MATRIX = {
         lambda w: reverse("contest_text_edit", args=["nonsense"]),
         {**ORGANIZER_ONLY, "olga": 404},
     ),
+    "round_overview": (GET, lambda w: reverse("round_overview", args=[w.round.pk]), ORGANIZER_ONLY),
+    "round_overview_csv": (GET, lambda w: reverse("round_overview_csv", args=[w.round.pk]), ORGANIZER_ONLY),
+    "round_overview_json": (GET, lambda w: reverse("round_overview_json", args=[w.round.pk]), ORGANIZER_ONLY),
+    "round_overview of a missing round": (
+        GET,
+        lambda w: reverse("round_overview", args=[MISSING]),
+        {**ORGANIZER_ONLY, "olga": 404},
+    ),
     "dashboard": (GET, lambda w: reverse("dashboard"), {**dict.fromkeys(SEES_IT, 200), "anonymous": "login"}),
     "team": (GET, lambda w: reverse("team"), {**dict.fromkeys(SEES_IT, 200), "anonymous": "login"}),
     "submission_create": (
