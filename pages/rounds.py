@@ -173,7 +173,7 @@ def _save_round(request: HttpRequest, form: RoundForm, round: Round | None) -> R
 def rounds(request: HttpRequest) -> HttpResponse:
     """Every round with its dates and number of submissions, and the form for a new round."""
     ensure_organizer(request)
-    form = RoundForm(request.POST or None, prefix="round")
+    form = RoundForm(request.POST if request.method == "POST" else None, prefix="round")
     if request.method == "POST" and (created := _save_round(request, form, None)):
         messages.success(request, f"Created {created.name}.")
         return redirect("round_console", pk=created.pk)
@@ -190,7 +190,7 @@ def rounds(request: HttpRequest) -> HttpResponse:
 def round_console(request: HttpRequest, pk: int) -> HttpResponse:
     ensure_organizer(request)
     round = get_object_or_404(Round, pk=pk)
-    form = RoundForm.of(round, request.POST or None)
+    form = RoundForm.of(round, request.POST if request.method == "POST" else None)
     if request.method == "POST" and _save_round(request, form, round):
         messages.success(request, f"Saved {round.name}.")
         return redirect("round_console", pk=round.pk)
