@@ -56,15 +56,9 @@ def _leave_contest(user: AbstractBaseUser) -> None:
             team.delete()
 
 
-@transaction.atomic
 def grant_role(*, user: AbstractBaseUser, role: Role) -> None:
     """Add the user to the role's group. Organizers also run the contest from the admin ("Manage contest").
-
-    A contestant made a reviewer leaves the contestant role and their team; refused (RoleRefused) while that
-    team has submissions."""
-    if role == Role.REVIEWER and user.groups.filter(name=Role.CONTESTANT.value).exists():
-        _ensure_may_review(user)
-        _leave_contest(user)
+    The bare step: people given a role from the site go through give_role, which applies the contest's rules."""
     group, _ = Group.objects.get_or_create(name=role.value)
     user.groups.add(group)
     if role == Role.ORGANIZER:
@@ -73,6 +67,16 @@ def grant_role(*, user: AbstractBaseUser, role: Role) -> None:
             user.is_staff = True
             user.save(update_fields=["is_staff"])
     _forget_cached_roles(user)
+
+
+@transaction.atomic
+def give_role(*, user: AbstractBaseUser, role: Role) -> None:
+    """Grant a role by the contest's rules (from the people page or an invitation): a contestant made a
+    reviewer leaves the contestant role and their team, refused (RoleRefused) while that team has submissions."""
+    if role == Role.REVIEWER and user.groups.filter(name=Role.CONTESTANT.value).exists():
+        _ensure_may_review(user)
+        _leave_contest(user)
+    grant_role(user=user, role=role)
 
 
 def _ensure_organizer(user: AbstractBaseUser) -> None:
@@ -85,7 +89,7 @@ def change_role(*, user: AbstractBaseUser, role: Role, by: AbstractBaseUser) -> 
     _ensure_organizer(by)
     if role not in GRANTED_ROLES:
         raise RoleRefused("Only the reviewer and organizer roles are granted; contestants sign up.")
-    grant_role(user=user, role=role)
+    give_role(user=user, role=role)
     logger.info("role granted", extra={"user": user.pk, "role": role.value, "by": by.pk})
 
 
@@ -178,7 +182,7 @@ def accept_invitation(*, token: str, user: AbstractBaseUser) -> Invitation:
             f"This invitation was sent to {invitation.email}, which is not an address of your account "
             f"({user.get_username()}). Sign in with that address, or add it to your account first."
         )
-    grant_role(user=user, role=Role(invitation.role))
+    give_role(user=user, role=Role(invitation.role))
     invitation.accepted_by = user
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_by", "accepted_at"])
