@@ -7,7 +7,9 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import services
 from accounts.forms import JoinTeamForm, RenameTeamForm
+from accounts.models import Role
 from accounts.selectors import team_of
+from accounts.services import InvitationInvalid, RoleRefused
 
 
 def _apply(form, action):
@@ -59,4 +61,24 @@ def team(request: HttpRequest) -> HttpResponse:
         request,
         "accounts/team.html",
         {"team": my_team, "members": members, "join_form": join_form, "rename_form": rename_form},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """The link of an invitation e-mail: the invitee signs in (or up) with the invited address, then accepts.
+    Accepting takes a click (a POST): mail scanners that open links must not use the invitation."""
+    try:
+        invitation = services.invitation_from(token)
+        if request.method == "POST" and request.user.is_authenticated:
+            services.accept_invitation(token=token, user=request.user)
+            messages.success(request, f"You are now a {Role(invitation.role).label.lower()} of the contest.")
+            return redirect("dashboard")
+    except (InvitationInvalid, RoleRefused) as refused:
+        reason = " ".join(refused.messages) if isinstance(refused, RoleRefused) else str(refused)
+        return render(request, "accounts/invitation.html", {"reason": reason}, status=400)
+    return render(
+        request,
+        "accounts/invitation.html",
+        {"invitation": invitation, "role": Role(invitation.role).label.lower(), "path": request.path},
     )

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import is_organizer
@@ -166,6 +167,9 @@ def run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
         messages.error(request, str(refused))
     else:
         messages.success(request, f"{run.model.name} is queued again.")
+    back = request.POST.get("next", "")  # the rounds console retries from its own page
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
     version = run.version
     return redirect("version_detail", pk=version.submission_id, number=version.number)
 

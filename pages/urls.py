@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pages import overview_views, views
+from pages import overview_views, people, rounds, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -21,4 +21,10 @@ urlpatterns = [
         overview_views.round_overview_json,
         name="round_overview_json",
     ),
+    path("console/people/", people.people, name="people"),
+    path("console/people/invite/", people.people_invite, name="people_invite"),
+    path("console/people/<int:user_id>/roles/", people.people_role, name="people_role"),
+    path("console/rounds/", rounds.rounds, name="rounds"),
+    path("console/rounds/<int:pk>/", rounds.round_console, name="round_console"),
+    path("console/rounds/<int:pk>/keep/", rounds.round_keep_request, name="round_keep_request"),
 ]

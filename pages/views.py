@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 import contest
 from accounts.models import Role
-from accounts.selectors import has_role, is_organizer
+from accounts.selectors import has_role, is_organizer, team_of
 from contest import prize, rubric
 from contest.rules import METRICS
 from evaluation.evidence import rubric_suggestions, version_evidence
@@ -45,7 +45,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if has_role(request.user, Role.REVIEWER):
         return _reviewer_dashboard(request)
     own = with_evaluation_progress(selectors.team_submissions(user=request.user), public_series_only=True)
-    return render(request, "contestant/dashboard.html", {"rounds": selectors.by_round(own)})
+    rounds = selectors.by_round(own)
+    keep_requests = selectors.keep_requests_of(team=team_of(request.user))
+    for round, _ in rounds:
+        round.keep_request = keep_requests.get(round.pk)
+    return render(request, "contestant/dashboard.html", {"rounds": rounds})
 
 
 @login_required

@@ -10,7 +10,9 @@ class RoundAdmin(admin.ModelAdmin):
         "opens_at",
         "deadline",
         "closes_at",
+        "review_deadline",
         "feedback_date",
+        "max_submissions_per_team",
         "min_examples",
         "subsample_cap",
     ]

@@ -24,11 +24,20 @@ class Round(models.Model):
     name = models.CharField(max_length=100)
     opens_at = models.DateTimeField(default=timezone.now)
     deadline = models.DateField(help_text="Last day for submissions, Anywhere on Earth (UTC−12).")
+    review_deadline = models.DateField(
+        null=True, blank=True, help_text="Last day for reviews, Anywhere on Earth (UTC−12)."
+    )
     feedback_date = models.DateField(
         null=True,
         blank=True,
         help_text="When reviewer feedback and results on the private models are returned (the contest page "
         "shows it in the timeline).",
+    )
+    max_submissions_per_team = models.PositiveIntegerField(
+        "submissions per team",
+        null=True,
+        blank=True,
+        help_text="At most this many submissions per team in this round; empty for no limit.",
     )
     min_examples = models.PositiveIntegerField(default=rules.MIN_EXAMPLES)
     subsample_cap = models.PositiveIntegerField(
@@ -215,3 +224,32 @@ class SubmissionVersion(models.Model):
         if self.changes.get("answers"):
             described.append("answers: " + ", ".join(ANSWER_LABELS[f] for f in self.changes["answers"]))
         return described
+
+
+class KeepRequest(models.Model):
+    """An organizer asks a team to choose which of its submissions to a round to keep (at most ``keep_at_most``).
+    The team marks them; every other submission of the team in the round is then "not kept": it stays on the
+    site, but is out of the round's reviews and decisions."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="keep_requests")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="keep_requests")
+    keep_at_most = models.PositiveIntegerField(default=1)
+    note = models.TextField(blank=True, help_text="Why the organizers ask, shown to the team.")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    kept = models.ManyToManyField(Submission, blank=True, related_name="+")
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    chosen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["round", "team"]
+        constraints = [models.UniqueConstraint(fields=["round", "team"], name="one_keep_request_per_team")]
+
+    def __str__(self) -> str:
+        return f"{self.team} chooses what to keep in {self.round}"
+
+    @property
+    def is_answered(self) -> bool:
+        return self.chosen_at is not None

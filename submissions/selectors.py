@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from accounts.selectors import is_organizer, team_of
-from submissions.models import Round, Submission, SubmissionVersion
+from submissions.models import KeepRequest, Round, Submission, SubmissionVersion
 from submissions.taskfile import read_task_file
 
 # Who reviews a submission is decided above this app (reviews registers its rule in its AppConfig.ready), so
@@ -140,3 +140,11 @@ def version_examples(version: SubmissionVersion):
     if not report.ok:
         raise StoredFileInvalid("; ".join(report.lines()))
     return report.examples
+
+
+def keep_requests_of(*, team) -> dict[int, KeepRequest]:
+    """The team's requests to choose which submissions to keep, by round id, with what it kept: two queries."""
+    if team is None:
+        return {}
+    requests = KeepRequest.objects.filter(team=team).prefetch_related("kept")
+    return {r.round_id: r for r in requests}

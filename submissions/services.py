@@ -1,18 +1,27 @@
+import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
+from django.template.defaultfilters import pluralize
 from django.utils import formats, timezone
 
-from accounts.models import Role
-from accounts.selectors import has_role, team_of
-from submissions.models import Round, Submission, SubmissionVersion, task_file_name
+from accounts.models import Role, Team
+from accounts.selectors import has_role, is_organizer, team_of
+from submissions.models import (
+    ANYWHERE_ON_EARTH,
+    KeepRequest,
+    Round,
+    Submission,
+    SubmissionVersion,
+    task_file_name,
+)
 from submissions.signals import version_created
 from submissions.taskfile import Problem, TaskFileReport, read_task_file
 from submissions.tasks import send_submission_receipt_task
@@ -78,6 +87,24 @@ def ensure_may_submit(*, user: AbstractBaseUser, round: Round) -> None:
     if not has_role(user, Role.CONTESTANT) or team_of(user) is None:
         raise PermissionDenied("Only contestants in a team can submit tasks.")
     ensure_round_open(round=round)
+
+
+def ensure_may_start_submission(*, user: AbstractBaseUser, round: Round) -> None:
+    """Like ensure_may_submit, for a new submission: the round's limit per team also applies."""
+    ensure_may_submit(user=user, round=round)
+    ensure_team_below_limit(team=team_of(user), round=round)
+
+
+def ensure_team_below_limit(*, team: Team, round: Round) -> None:
+    limit = round.max_submissions_per_team
+    if limit is None:
+        return
+    count = Submission.objects.filter(team=team, round=round).count()
+    if count >= limit:
+        raise PermissionDenied(
+            f"{round.name} accepts at most {limit} submission{pluralize(limit)} per team, and {team.name} has "
+            f"{count} already. Edit one of them instead: each edit saves a new version."
+        )
 
 
 def ensure_round_open(*, round: Round) -> None:
@@ -171,8 +198,10 @@ def submit_task(
     """
     answers = {**dict.fromkeys(OPTIONAL_ANSWERS, ""), **answers}
     answers["subcategory_column"] = answers["subcategory_column"].strip()
-    ensure_may_submit(user=user, round=round)
-    if submission is not None:
+    if submission is None:
+        ensure_may_start_submission(user=user, round=round)
+    else:
+        ensure_may_submit(user=user, round=round)
         _ensure_team_may_edit(user=user, submission=submission, round=round)
     if upload is None:
         if submission is None:
@@ -208,7 +237,10 @@ def submit_task(
     with transaction.atomic():
         ensure_round_open(round=round)  # the deadline may have passed while the file was being checked
         if submission is None:
-            submission = Submission.objects.create(round=round, team=team_of(user), created_by=user)
+            # Locking the team makes two new submissions at once count each other against the limit.
+            team = Team.objects.select_for_update().get(pk=team_of(user).pk)
+            ensure_team_below_limit(team=team, round=round)
+            submission = Submission.objects.create(round=round, team=team, created_by=user)
         else:
             submission = Submission.objects.select_for_update().get(pk=submission.pk)
             ensure_not_withdrawn(submission=submission)  # a teammate may have withdrawn it meanwhile
@@ -322,3 +354,90 @@ def reinstate_submission(*, user: AbstractBaseUser, submission: Submission) -> S
         )
     submission.refresh_from_db(fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
     return submission
+
+
+def ask_team_to_choose(
+    *, round: Round, team: Team, keep_at_most: int, note: str, by: AbstractBaseUser
+) -> KeepRequest:
+    """An organizer asks a team to choose which of its submissions to the round to keep. Asking again replaces
+    the question and clears the team's earlier choice."""
+    if not is_organizer(by):
+        raise PermissionDenied("Only organizers can ask a team to choose its submissions.")
+    if keep_at_most < 1:
+        raise ValidationError({"keep_at_most": "A team keeps at least one submission."})
+    if not Submission.objects.filter(round=round, team=team).exists():
+        raise ValidationError({"team": f"{team.name} has no submission in {round.name}."})
+    with transaction.atomic():
+        request, _ = KeepRequest.objects.update_or_create(
+            round=round,
+            team=team,
+            defaults={
+                "keep_at_most": keep_at_most,
+                "note": note,
+                "requested_by": by,
+                "requested_at": timezone.now(),
+                "chosen_by": None,
+                "chosen_at": None,
+            },
+        )
+        request.kept.clear()
+    logger.info("team asked to choose", extra={"round": round.pk, "team": team.pk, "keep": keep_at_most})
+    return request
+
+
+def choose_submissions_to_keep(
+    *, request: KeepRequest, user: AbstractBaseUser, submission_ids: list[int]
+) -> KeepRequest:
+    """A member of the team marks the submissions it keeps (one at least, at most ``keep_at_most``); the team's
+    other submissions to the round are not kept. The team may change its choice until it is asked again."""
+    team = team_of(user)
+    if team is None or team.pk != request.team_id:
+        raise PermissionDenied("Only members of the team choose which of its submissions to keep.")
+    chosen = list(
+        Submission.objects.filter(round=request.round_id, team=request.team_id, pk__in=submission_ids)
+    )
+    if not chosen or len(chosen) != len(set(submission_ids)):
+        raise ValidationError({"kept": "Choose at least one of your team's submissions to this round."})
+    if len(chosen) > request.keep_at_most:
+        raise ValidationError({"kept": f"Keep at most {request.keep_at_most}; you chose {len(chosen)}."})
+    with transaction.atomic():
+        request.kept.set(chosen)
+        request.chosen_by = user
+        request.chosen_at = timezone.now()
+        request.save(update_fields=["chosen_by", "chosen_at"])
+    logger.info("team chose", extra={"request": request.pk, "kept": [s.pk for s in chosen]})
+    return request
+
+
+ROUND_FIELDS = ("name", "deadline", "review_deadline", "feedback_date", "max_submissions_per_team")
+
+
+def save_round(*, round: Round | None, opens: dt.date, by: AbstractBaseUser, **fields) -> Round:
+    """Create a round (``round`` None) or change one. Every date is a day Anywhere on Earth: the round opens at
+    its first instant (00:00 UTC−12) and closes at its deadline's last. The dates must follow one another."""
+    if not is_organizer(by):
+        raise PermissionDenied("Only organizers can create or change rounds.")
+    unknown = set(fields) - set(ROUND_FIELDS)
+    if unknown:
+        raise TypeError(f"not a round field: {sorted(unknown)}")
+    problems = {}
+    if fields["deadline"] < opens:
+        problems["deadline"] = "The submission deadline comes on or after the day the round opens."
+    for later in ("review_deadline", "feedback_date"):
+        if fields.get(later) and fields[later] < fields["deadline"]:
+            problems[later] = "This comes on or after the submission deadline."
+    if (
+        fields.get("review_deadline")
+        and fields.get("feedback_date")
+        and (fields["feedback_date"] < fields["review_deadline"])
+    ):
+        problems["feedback_date"] = "Feedback is returned on or after the review deadline."
+    if problems:
+        raise ValidationError(problems)
+    round = round or Round()
+    round.opens_at = dt.datetime.combine(opens, dt.time(0, 0), tzinfo=ANYWHERE_ON_EARTH)
+    for name, value in fields.items():
+        setattr(round, name, value)
+    round.save()
+    logger.info("round saved", extra={"round": round.pk, "by": by.pk})
+    return round

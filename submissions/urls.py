@@ -4,6 +4,7 @@ from submissions import views
 
 urlpatterns = [
     path("rounds/<int:round_id>/submit/", views.submission_create, name="submission_create"),
+    path("rounds/<int:round_id>/keep/", views.keep_choice, name="keep_choice"),
     path("submissions/<int:pk>/edit/", views.submission_edit, name="submission_edit"),
     path("submissions/<int:pk>/withdraw/", views.submission_withdraw, name="submission_withdraw"),
     path("submissions/<int:pk>/reinstate/", views.submission_reinstate, name="submission_reinstate"),

@@ -1,13 +1,15 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.selectors import team_of
 from submissions import selectors, services
 from submissions.forms import SubmissionForm, WithdrawalForm
-from submissions.models import Round, Submission
+from submissions.models import KeepRequest, Round, Submission
 from submissions.services import NothingChanged, TaskFileInvalid, TaskUpload
 
 
@@ -54,7 +56,7 @@ def _save(request, form: SubmissionForm, *, round: Round, submission: Submission
 def submission_create(request: HttpRequest, round_id: int) -> HttpResponse:
     round = get_object_or_404(Round, pk=round_id)
     try:
-        services.ensure_may_submit(user=request.user, round=round)
+        services.ensure_may_start_submission(user=request.user, round=round)
     except PermissionDenied as refused:  # the page says why, once: no flash message beside it
         return render(
             request, "contestant/submit_refused.html", {"round": round, "reason": str(refused)}, status=403
@@ -175,3 +177,37 @@ def version_example(request: HttpRequest, pk: int, number: int, row: int) -> Jso
     example = found.iloc[0]
     texts = {name: example[name] for name in ("prompt", "other_prompt", "completion") if name in example}
     return JsonResponse({"row": row, **texts})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def keep_choice(request: HttpRequest, round_id: int) -> HttpResponse:
+    """The team marks which of its submissions to the round it keeps, when an organizer asked it to."""
+    team = team_of(request.user)
+    keep_request = get_object_or_404(
+        KeepRequest.objects.select_related("round", "requested_by"), round=round_id, team=team
+    )
+    submissions = list(
+        Submission.objects.filter(round=round_id, team=team).select_related("current_version").order_by("pk")
+    )
+    error = None
+    if request.method == "POST":
+        chosen = [int(pk) for pk in request.POST.getlist("kept") if pk.isdigit()]
+        try:
+            services.choose_submissions_to_keep(
+                request=keep_request, user=request.user, submission_ids=chosen
+            )
+        except ValidationError as refused:
+            error = " ".join(refused.messages)
+        else:
+            messages.success(
+                request, f"Saved: your team keeps {len(chosen)} submission{pluralize(len(chosen))}."
+            )
+            return redirect("dashboard")
+    kept = set(keep_request.kept.values_list("pk", flat=True))
+    return render(
+        request,
+        "contestant/keep_choice.html",
+        {"keep_request": keep_request, "submissions": submissions, "kept": kept, "error": error},
+        status=400 if error else 200,
+    )

@@ -100,6 +100,26 @@ class World:
         Review.objects.filter(pk=review.pk).update(status=Review.Status.SUBMITTED)
         return review.pk
 
+    def keep_choice(self) -> str:
+        """The team's page to choose what it keeps, once olga asked it to."""
+        from submissions.models import KeepRequest
+
+        KeepRequest.objects.get_or_create(
+            round=self.round,
+            team=self.submission.team,
+            defaults={"requested_by": self.submission.created_by},
+        )
+        return reverse("keep_choice", args=[self.round.pk])
+
+    def invitation(self) -> str:
+        from accounts.models import Invitation
+        from accounts.services import invitation_token
+
+        invitation = Invitation.objects.create(
+            email="new@example.org", role="reviewer", invited_by=self.submission.created_by
+        )
+        return reverse("invitation_accept", args=[invitation_token(invitation)])
+
     def run(self, series: ModelSeries) -> int:
         """The id of the series' failed run (the one a retry is for)."""
         return EvaluationRun.objects.get(
@@ -296,6 +316,48 @@ MATRIX = {
         POST,
         lambda w: reverse("round_tally_decide", args=[w.round.pk, w.submission.pk]),
         {**ORGANIZER_ONLY, "olga": 302},
+    ),
+    # The organizer console: people and roles, rounds. An empty POST is a form with nothing filled in: shown
+    # again with its errors (400), or, for a role change with no role chosen, sent back with the reason.
+    "people": (GET, lambda w: reverse("people") + "?q=al&role=contestant", ORGANIZER_ONLY),
+    "people_invite": (POST, lambda w: reverse("people_invite"), {**ORGANIZER_ONLY, "olga": 400}),
+    "people_role": (
+        POST,
+        lambda w: reverse("people_role", args=[w.submission.created_by_id]),
+        {**ORGANIZER_ONLY, "olga": 302},
+    ),
+    "people_role (missing id)": (
+        POST,
+        lambda w: reverse("people_role", args=[MISSING]),
+        {**ORGANIZER_ONLY, "olga": 404},
+    ),
+    "rounds": (GET, lambda w: reverse("rounds"), ORGANIZER_ONLY),
+    "rounds (creating)": (POST, lambda w: reverse("rounds"), {**ORGANIZER_ONLY, "olga": 400}),
+    "round_console": (GET, lambda w: reverse("round_console", args=[w.round.pk]), ORGANIZER_ONLY),
+    "round_console (saving)": (
+        POST,
+        lambda w: reverse("round_console", args=[w.round.pk]),
+        {**ORGANIZER_ONLY, "olga": 400},
+    ),
+    "round_console (missing id)": (
+        GET,
+        lambda w: reverse("round_console", args=[MISSING]),
+        {**ORGANIZER_ONLY, "olga": 404},
+    ),
+    "round_keep_request": (
+        POST,
+        lambda w: reverse("round_keep_request", args=[w.round.pk]),
+        {**ORGANIZER_ONLY, "olga": 400},
+    ),
+    # Only the team that was asked chooses what it keeps; nobody else learns it was asked.
+    "keep_choice": (GET, lambda w: w.keep_choice(), {**SEES_NOTHING, "alice": 200, "bob": 200}),
+    "keep_choice (missing id)": (GET, lambda w: reverse("keep_choice", args=[MISSING]), SEES_NOTHING),
+    # An invitation's link opens for anyone who holds it (sign in, then accept); a forged one is refused.
+    "invitation_accept": (GET, lambda w: w.invitation(), dict.fromkeys(SEES_IT, 200)),
+    "invitation_accept (forged)": (
+        GET,
+        lambda w: reverse("invitation_accept", args=["forged:token"]),
+        dict.fromkeys(SEES_IT, 400),
     ),
 }
 # The same object endpoints with ids that do not exist: 404 for everyone who is logged in.
