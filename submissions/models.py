@@ -56,6 +56,13 @@ class Round(models.Model):
         """The last instant that still counts: 23:59:59 of the deadline date at UTC−12."""
         return dt.datetime.combine(self.deadline, dt.time(23, 59, 59), tzinfo=ANYWHERE_ON_EARTH)
 
+    @property
+    def reviews_close_at(self) -> dt.datetime | None:
+        """The last instant of the review deadline, Anywhere on Earth; None while no review deadline is set."""
+        if self.review_deadline is None:
+            return None
+        return dt.datetime.combine(self.review_deadline, dt.time(23, 59, 59), tzinfo=ANYWHERE_ON_EARTH)
+
     def has_opened(self, now: dt.datetime | None = None) -> bool:
         return (now or timezone.now()) >= self.opens_at
 

@@ -480,3 +480,21 @@ def test_a_conflict_found_after_the_assignment_closes_the_submission_to_the_revi
         assert client.get(url).status_code == 404
     dashboard = client.get(reverse("dashboard")).content.decode()
     assert "Conflict of interest" in dashboard and _review_url(assignment.submission) not in dashboard
+
+
+def test_the_dashboard_shows_each_rounds_review_deadline_anywhere_on_earth(
+    client, rita, assignment, open_round
+):
+    import datetime as dt
+
+    client.force_login(rita)
+    assert "No review deadline set yet." in client.get(reverse("dashboard")).content.decode()
+    open_round.review_deadline = open_round.deadline + dt.timedelta(days=20)
+    open_round.save()
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "Reviews due" in page
+    assert (
+        f"{open_round.review_deadline:%B} {open_round.review_deadline.day}, {open_round.review_deadline.year} Anywhere on Earth"
+        in page
+    )
+    assert "left</span>" in page.split('id="review-deadlines"')[1]

@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django import template
 from django.utils import timezone
 from django.utils.timesince import timeuntil
@@ -66,4 +68,21 @@ def opens(round, now=None):
         "round": round,
         "opened": round.has_opened(now or timezone.now()),
         "tz_name": timezone.get_current_timezone_name(),
+    }
+
+
+@register.inclusion_tag("includes/review_deadline.html")
+def review_deadline(round, now=None):
+    """The round's review deadline in the viewer's time zone, with the time left; says so when none is set."""
+    now = now or timezone.now()
+    closes_at = round.reviews_close_at
+    if closes_at is None:
+        return {"round": round, "closes_at": None}
+    return {
+        "round": round,
+        "closes_at": closes_at,
+        "local": timezone.localtime(closes_at),
+        "tz_name": timezone.get_current_timezone_name(),
+        "closed": now >= closes_at + dt.timedelta(seconds=1),
+        "left": timeuntil(closes_at, now, depth=2),
     }
