@@ -25,7 +25,7 @@ from reviews.models import (
     TallySetting,
 )
 from submissions.models import Round, Submission
-from submissions.selectors import LISTS_SKIP
+from submissions.selectors import LISTS_SKIP, out_of_decisions
 
 User = get_user_model()
 
@@ -407,8 +407,11 @@ def round_tally(
         raise TallyUnavailable(f"{round} has no prize tally: the contest tallies rounds 1 and 2.")
     number = rounds.index(round) + 1
     covered = rounds[:number]
+    # A withdrawn submission, or one its team chose not to keep, competes for nothing.
+    out = out_of_decisions(round_ids=[r.pk for r in covered])
     submissions = list(
         Submission.objects.filter(round__in=covered)
+        .exclude(pk__in=out)
         .select_related("round", "current_version")
         .defer(*LISTS_SKIP)
         .order_by("pk")

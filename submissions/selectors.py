@@ -1,7 +1,7 @@
 from collections.abc import Callable
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from accounts.selectors import is_organizer, team_of
 from submissions.models import KeepRequest, Round, Submission, SubmissionVersion
@@ -148,3 +148,20 @@ def keep_requests_of(*, team) -> dict[int, KeepRequest]:
         return {}
     requests = KeepRequest.objects.filter(team=team).prefetch_related("kept")
     return {r.round_id: r for r in requests}
+
+
+def out_of_decisions(*, round_ids) -> set[int]:
+    """The ids of the rounds' submissions that no longer compete: withdrawn, or not among those their team chose
+    to keep when the organizers asked it to choose. One query, whatever their number."""
+    answered = KeepRequest.objects.filter(
+        round=OuterRef("round"), team=OuterRef("team"), chosen_at__isnull=False
+    )
+    kept = KeepRequest.kept.through.objects.filter(
+        keeprequest__round=OuterRef("round"), keeprequest__team=OuterRef("team"), submission=OuterRef("pk")
+    )
+    return set(
+        Submission.objects.filter(round_id__in=round_ids)
+        .annotate(asked=Exists(answered), kept=Exists(kept))
+        .filter(Q(withdrawn_at__isnull=False) | Q(asked=True, kept=False))
+        .values_list("pk", flat=True)
+    )

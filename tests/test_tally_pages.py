@@ -283,3 +283,22 @@ def test_the_command_reads_a_scores_file_and_refuses_a_bad_one(capsys, tmp_path,
     with pytest.raises(SystemExit):
         call_command("prize_tally", "--round", "1", "--scores", str(tmp_path / "missing.csv"))
     assert capsys.readouterr().out.startswith("file: cannot read")
+
+
+def test_withdrawn_and_not_kept_submissions_compete_for_nothing(olga, rounds, make):
+    from django.utils import timezone
+
+    from reviews.selectors import round_tally
+    from submissions.models import KeepRequest, Submission
+
+    kept = make(rounds[0], ALL_ACCEPTED, name="Kept")
+    dropped = make(rounds[0], ALL_ACCEPTED, name="Dropped")
+    withdrawn = make(rounds[0], ALL_ACCEPTED, name="Withdrawn")
+    Submission.objects.filter(pk=dropped.pk).update(team=kept.team)
+    Submission.objects.filter(pk=withdrawn.pk).update(withdrawn_at=timezone.now())
+    request = KeepRequest.objects.create(
+        round=rounds[0], team=kept.team, keep_at_most=1, requested_by=olga, chosen_at=timezone.now()
+    )
+    request.kept.add(kept)
+    listed = {row.submission.pk for row in round_tally(round=rounds[0]).rows}
+    assert listed == {kept.pk}
