@@ -284,8 +284,9 @@ def as_json(overview: Overview, rows: list[OverviewRow], query: OverviewQuery) -
     }
 
 
-def as_csv(overview: Overview, rows: list[OverviewRow]) -> str:
-    """One line per submission; every text cell spreadsheet-safe (task and team names are the teams' words)."""
+def as_csv(overview: Overview, rows: list[OverviewRow], *, teams_hidden: frozenset[int] = frozenset()) -> str:
+    """One line per submission; every text cell spreadsheet-safe (task and team names are the teams' words). The
+    team of a submission in ``teams_hidden`` is left blank (authors who asked not to be named when published)."""
     header = ["submission", "version", "task", "team", "metric", "examples", "withdrawn"]
     for s in overview.series:
         header += [
@@ -305,7 +306,7 @@ def as_csv(overview: Overview, rows: list[OverviewRow]) -> str:
             row.submission.pk,
             row.version.number,
             row.version.task_name,
-            row.submission.team.name,
+            "" if row.submission.pk in teams_hidden else row.submission.team.name,
             row.version.metric,
             row.version.example_count,
             "yes" if row.withdrawn else "",

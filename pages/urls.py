@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pages import overview_views, people, rounds, views
+from pages import benchmark_views, overview_views, people, rounds, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("submissions/<int:pk>/", views.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/v<int:number>/", views.submission_detail, name="version_detail"),
+    path("console/benchmark.zip", benchmark_views.benchmark_zip, name="benchmark_zip"),
     path("console/rounds/<int:round_id>/overview/", overview_views.round_overview, name="round_overview"),
     path(
         "console/rounds/<int:round_id>/overview.csv",

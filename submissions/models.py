@@ -121,6 +121,7 @@ ANSWER_LABELS = {
     "few_shot": "few-shot question",
     "fine_tuning": "fine-tuning question",
     "rlhf": "RLHF question",
+    "hide_authors_in_benchmark": "authors in the benchmark",
 }
 
 
@@ -194,6 +195,14 @@ class SubmissionVersion(models.Model):
         blank=True,
         help_text="To test this, you can use the same code as that for GPT-3 evaluation. The organizers may "
         "also evaluate submissions on private RLHF models of various sizes.",
+    )
+
+    # The rules: accepted tasks go into a public benchmark whose authors are named; a team may prefer not to be.
+    hide_authors_in_benchmark = models.BooleanField(
+        "Leave our names out of the published benchmark",
+        default=False,
+        help_text="Accepted tasks are published as a benchmark with their authors; tick this to publish the "
+        "task without them.",
     )
 
     task_file = models.FileField(max_length=200)

@@ -42,9 +42,17 @@ ANSWER_FIELDS = (
     "few_shot",
     "fine_tuning",
     "rlhf",
+    "hide_authors_in_benchmark",
 )
-# Answers a caller may leave out (blank on the form): the subcategory column and the rules' optional questions.
-OPTIONAL_ANSWERS = ("subcategory_column", "few_shot", "fine_tuning", "rlhf")
+# Answers a caller may leave out (blank on the form), with the value they then take: the subcategory column,
+# the rules' optional questions and the benchmark opt-out.
+OPTIONAL_ANSWERS = {
+    "subcategory_column": "",
+    "few_shot": "",
+    "fine_tuning": "",
+    "rlhf": "",
+    "hide_authors_in_benchmark": False,
+}
 PREVIEW_EXAMPLES = 5
 
 
@@ -196,7 +204,7 @@ def submit_task(
     The file is validated, hashed and stored before any transaction begins: checking a large file takes seconds,
     and on the embedded SQLite a transaction holds the one write lock that every other request waits for.
     """
-    answers = {**dict.fromkeys(OPTIONAL_ANSWERS, ""), **answers}
+    answers = {**OPTIONAL_ANSWERS, **answers}
     answers["subcategory_column"] = answers["subcategory_column"].strip()
     if submission is None:
         ensure_may_start_submission(user=user, round=round)

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from accounts.models import Role, Team
 from accounts.selectors import has_role, team_of
-from reviews.models import Assignment, Review
+from reviews.models import Assignment, Award, DiscussionPost, Review, TallyDecision
+from reviews.selectors import round_tally
 from submissions.models import Round, Submission
 
 pytestmark = pytest.mark.django_db
@@ -31,9 +32,51 @@ def test_the_demo_has_every_role_two_teams_two_future_rounds_and_real_tasks():
     assert metrics == {"classification", "sequence_prob", "logodds"}
     assert "password for all: inverse-scaling" in out.getvalue()
     assert Assignment.objects.filter(reviewer__username="reviewer1").count() == 3
+    # reviewer3 shows the other states of a reviewer's dashboard: a draft and one not started.
+    third = Assignment.objects.filter(reviewer__username="reviewer3").select_related("review")
+    assert sorted(getattr(getattr(a, "review", None), "status", "not started") for a in third) == [
+        "draft",
+        "not started",
+    ]
     # Running it again duplicates nothing.
     call_command("seed_demo", stdout=StringIO())
-    assert Submission.objects.count() == 3 and get_user_model().objects.count() == 6
-    assert Assignment.objects.count() == 6
-    statuses = sorted(Review.objects.values_list("assignment__reviewer__username", "status"))
-    assert statuses == [("reviewer1", "draft"), ("reviewer1", "submitted"), ("reviewer2", "submitted")]
+    assert Submission.objects.count() == 3 and get_user_model().objects.count() == 7
+    assert Assignment.objects.count() == 8
+    assert Review.objects.count() == 7 and Award.objects.count() == 1 and DiscussionPost.objects.count() == 1
+    assert TallyDecision.objects.count() == 1
+
+
+def test_round_one_is_reviewed_by_both_reviewers_and_its_tally_shows_a_decision():
+    call_command("seed_demo", stdout=StringIO())
+    round1 = Round.objects.get(name="Round 1")
+    for submission in Submission.objects.filter(round=round1):
+        reviewers = Review.objects.filter(
+            assignment__submission=submission, status=Review.Status.SUBMITTED
+        ).values_list("assignment__reviewer__username", flat=True)
+        assert sorted(reviewers) == ["reviewer1", "reviewer2"], submission
+    tally = round_tally(round=round1)
+    proposed = {row.submission.current_version.task_name: row.line.award for row in tally.rows}
+    assert proposed == {
+        "Proverb ending": "none",
+        "LAMBADA (standard scaling reference)": "none",
+        "Logic under flattery": "second",
+    }
+    confirmed = [
+        (row.submission.current_version.task_name, row.award.tier) for row in tally.rows if row.award
+    ]
+    assert confirmed == [("Logic under flattery", "second")]
+    assert Award.objects.get().decided_by.username == "organizer"
+
+
+def test_the_demo_completes_the_reviews_of_a_database_seeded_before():
+    """A demo database from before every review was submitted (reviewer1's second review a draft) is completed."""
+    call_command("seed_demo", stdout=StringIO())
+    Award.objects.all().delete()
+    TallyDecision.objects.all().delete()
+    Review.objects.filter(assignment__submission__current_version__task_name="Logic under flattery").delete()
+    Review.objects.filter(assignment__reviewer__username="reviewer1").exclude(
+        assignment__submission__current_version__task_name="Proverb ending"
+    ).update(status=Review.Status.DRAFT, submitted_at=None)
+    call_command("seed_demo", stdout=StringIO())
+    assert Review.objects.filter(status=Review.Status.SUBMITTED).count() == 6
+    assert Award.objects.get().tier == "second"

@@ -174,6 +174,7 @@ MATRIX = {
         lambda w: reverse("contest_text_edit", args=["nonsense"]),
         {**ORGANIZER_ONLY, "olga": 404},
     ),
+    "benchmark_zip": (GET, lambda w: reverse("benchmark_zip"), ORGANIZER_ONLY),
     "round_overview": (GET, lambda w: reverse("round_overview", args=[w.round.pk]), ORGANIZER_ONLY),
     "round_overview_csv": (GET, lambda w: reverse("round_overview_csv", args=[w.round.pk]), ORGANIZER_ONLY),
     "round_overview_json": (GET, lambda w: reverse("round_overview_json", args=[w.round.pk]), ORGANIZER_ONLY),

@@ -14,9 +14,11 @@ from django.utils import timezone
 from accounts.models import Role
 from accounts.selectors import team_of
 from accounts.services import grant_role, join_team, register_contestant, rename_team
+from contest import rubric
 from evaluation.models import LanguageModel, ModelSeries
-from reviews.models import Assignment, Review
-from reviews.services import ReviewAnswers, assign_reviewer, post_to_discussion, save_review
+from reviews.models import Assignment, Award, DiscussionPost, Review
+from reviews.selectors import round_tally
+from reviews.services import ReviewAnswers, assign_reviewer, decide_award, post_to_discussion, save_review
 from submissions.models import Round, Submission
 from submissions.services import TaskUpload, submit_task
 
@@ -65,6 +67,52 @@ DEMO_TASKS = [
 ]
 
 
+def _levels(default: str, **levels: str) -> dict[str, str]:
+    return dict.fromkeys(rubric.CRITERIA_KEYS, default) | levels
+
+
+# Round 1's reviews, by task and reviewer: they disagree on the proverbs' coverage (the lower middle level of
+# two counts, so the task is not accepted), agree the control task scales normally, and find the flattery task
+# of grand importance (a second prize in round 1's tally).
+DEMO_REVIEWS = {
+    ("Proverb ending", "reviewer1"): ReviewAnswers(
+        levels=_levels("accepted", importance="grand", coverage="none"),
+        criterion_comments={"coverage": "Every example uses the same template."},
+        comment_for_authors="A clear trend on the public series; vary the phrasing to cover the task.",
+        confidential_comment="Close to the 2021 memorisation results; check novelty.",
+        suggested_tier="third",
+    ),
+    ("Proverb ending", "reviewer2"): ReviewAnswers(
+        levels=_levels("accepted", importance="grand"),
+        comment_for_authors="Convincing; the private series agrees.",
+        suggested_tier="third",
+    ),
+    ("LAMBADA (standard scaling reference)", "reviewer1"): ReviewAnswers(
+        levels=_levels("none", reproducibility="accepted"),
+        criterion_comments={"strength": "Larger models do better: standard scaling, as the authors say."},
+        comment_for_authors="A useful control, but it shows no inverse scaling, so it cannot be accepted.",
+        suggested_tier="none",
+    ),
+    ("LAMBADA (standard scaling reference)", "reviewer2"): ReviewAnswers(
+        levels=_levels("none", reproducibility="grand"),
+        comment_for_authors="Thank you for the reference task; it is not an inverse-scaling task.",
+        suggested_tier="none",
+    ),
+    ("Logic under flattery", "reviewer1"): ReviewAnswers(
+        levels=_levels("accepted", importance="grand", novelty="grand"),
+        comment_for_authors="Flattery changing a logical judgement matters; the trend holds on every series.",
+        confidential_comment="My favourite of the round.",
+        suggested_tier="second",
+    ),
+    ("Logic under flattery", "reviewer2"): ReviewAnswers(
+        levels=_levels("accepted", importance="grand"),
+        criterion_comments={"coverage": "One template per syllogism form; more forms would help."},
+        comment_for_authors="Important and clearly inverse; add syllogism forms for coverage.",
+        suggested_tier="second",
+    ),
+}
+
+
 class Command(BaseCommand):
     help = "Create the demo accounts, rounds and submissions (safe to run again: nothing is duplicated)."
 
@@ -91,6 +139,7 @@ class Command(BaseCommand):
         self._user("organizer", Role.ORGANIZER)
         self._user("reviewer1", Role.REVIEWER)
         self._user("reviewer2", Role.REVIEWER)
+        self._user("reviewer3", Role.REVIEWER)
         alice = self._user("alice")
         bob = self._user("bob")
         self._user("carol")
@@ -107,66 +156,70 @@ class Command(BaseCommand):
             for reviewer in get_user_model().objects.filter(username__in=["reviewer1", "reviewer2"]):
                 assign_reviewer(submission=submission, reviewer=reviewer, by=organizer)
         self._demo_reviews(round1)
+        self._demo_award(round1, organizer)
+        self._demo_draft(round1, organizer)
 
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         for line in (
             "  organizer            organizer (manages rounds, sees every submission)",
-            "  reviewer1, reviewer2 reviewers, each assigned the demo submissions (blind), some reviews",
-            "                       submitted, some drafts",
+            "  reviewer1, reviewer2 reviewers, each assigned the demo submissions (blind), every review",
+            "                       submitted; round 1's tally has one award confirmed",
+            "  reviewer3            reviewer with one draft review and one not started",
             "  alice, bob           contestants in team Proverbial",
             "  carol                contestant in her own team",
         ):
             self.stdout.write(line)
 
     def _demo_reviews(self, round: Round) -> None:
-        """reviewer1 has submitted one review and drafted another; reviewer2 has submitted the first too and
-        started the discussion, so every state of the reviewers' side shows. Made once; kept afterwards."""
-        if Review.objects.exists():
+        """Both reviewers submit their review of every round-1 submission (DEMO_REVIEWS), and reviewer2 starts
+        a discussion of the coverage they disagree on. A review already submitted is kept as it is."""
+        pending = (
+            Assignment.objects.filter(submission__round=round)
+            .exclude(review__status=Review.Status.SUBMITTED)
+            .select_related("reviewer", "submission__current_version")
+            .order_by("submission__pk", "reviewer__username")
+        )
+        for assignment in pending:
+            answers = DEMO_REVIEWS.get(
+                (assignment.submission.current_version.task_name, assignment.reviewer.username)
+            )
+            if answers is not None:
+                save_review(assignment=assignment, user=assignment.reviewer, answers=answers, submit=True)
+        proverb = Submission.objects.filter(round=round, current_version__task_name="Proverb ending").first()
+        if proverb is not None and not DiscussionPost.objects.filter(submission=proverb).exists():
+            post_to_discussion(
+                submission_id=proverb.pk,
+                author=get_user_model().objects.get(username="reviewer2"),
+                body="I read coverage more kindly: the proverbs differ a lot. Accepted?",
+            )
+
+    def _demo_draft(self, round: Round, organizer) -> None:
+        """reviewer3 is assigned two submissions: one review is a draft, the other not started yet."""
+        reviewer3 = get_user_model().objects.get(username="reviewer3")
+        first, second = Submission.objects.filter(round=round).order_by("pk")[:2]
+        drafted = assign_reviewer(submission=first, reviewer=reviewer3, by=organizer)
+        assign_reviewer(submission=second, reviewer=reviewer3, by=organizer)
+        if not Review.objects.filter(assignment=drafted).exists():
+            save_review(
+                assignment=drafted,
+                user=reviewer3,
+                answers=ReviewAnswers(
+                    levels={"strength": "accepted", "importance": "grand"},
+                    comment_for_authors="Draft: still reading the examples.",
+                ),
+            )
+
+    def _demo_award(self, round: Round, organizer) -> None:
+        """The organizer confirms the tally's proposal for one submission, so the tally shows a decision."""
+        if Award.objects.filter(round=round).exists():
             return
-        first, second, *_ = Assignment.objects.filter(
-            submission__round=round, reviewer__username="reviewer1"
-        ).order_by("submission__pk")
-        levels = {
-            "strength": "accepted",
-            "generality": "accepted",
-            "importance": "grand",
-            "novelty": "accepted",
-            "coverage": "none",
-            "reproducibility": "accepted",
-        }
-        save_review(
-            assignment=first,
-            user=first.reviewer,
-            answers=ReviewAnswers(
-                levels=levels,
-                criterion_comments={"coverage": "Every example uses the same template."},
-                comment_for_authors="A clear trend on the public series; vary the phrasing to cover the task.",
-                confidential_comment="Close to the 2021 memorisation results; check novelty.",
-                suggested_tier="third",
-            ),
-            submit=True,
-        )
-        save_review(
-            assignment=second,
-            user=second.reviewer,
-            answers=ReviewAnswers(levels={"strength": "none"}, comment_for_authors="Draft: still reading."),
-        )
-        other = Assignment.objects.get(submission=first.submission, reviewer__username="reviewer2")
-        save_review(
-            assignment=other,
-            user=other.reviewer,
-            answers=ReviewAnswers(
-                levels={**levels, "coverage": "accepted"},
-                comment_for_authors="Convincing; the private series agrees.",
-                suggested_tier="third",
-            ),
-            submit=True,
-        )
-        post_to_discussion(
-            submission_id=first.submission_id,
-            author=other.reviewer,
-            body="I read coverage more kindly: the proverbs differ a lot. Accepted?",
-        )
+        logic = Submission.objects.filter(
+            round=round, current_version__task_name="Logic under flattery"
+        ).first()
+        if logic is None:
+            return
+        line = round_tally(round=round).tally.line_of(logic.pk)
+        decide_award(round=round, submission_id=logic.pk, tier=line.award, reason="", by=organizer)
 
     def _user(self, username: str, role: Role = Role.CONTESTANT, staff: bool = False):
         user, created = get_user_model().objects.get_or_create(
