@@ -386,6 +386,15 @@ def public_evidence(*, version) -> list[SeriesEvidence]:
     return evidences
 
 
+def private_evidence(*, version) -> list[SeriesEvidence]:
+    """The evidence of the version's private series only, whoever asks (for the team's feedback e-mail, sent when
+    the round's feedback is released)."""
+    runs = [run for run in selectors.runs_of(version=version) if run.model.series.is_private]
+    evidences = _by_series(version, runs)
+    _fill(version, evidences)
+    return evidences
+
+
 def _examples_by_row(version) -> dict[int, dict]:
     """The examples by row; none when the file no longer validates (the tables then show values only)."""
     try:

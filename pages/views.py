@@ -24,6 +24,7 @@ from pages.contest_text import BY_KEY
 from pages.forms import ContestTextForm
 from pages.markdown import render_markdown
 from reviews import selectors as reviews
+from reviews.feedback import feedback_for
 from reviews.selectors import assignments_of, review_status
 from reviews.services import current_rubric
 from submissions import selectors
@@ -81,6 +82,7 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
             "can_reinstate": selectors.can_reinstate(user=request.user, submission=submission),
             "blind": selectors.is_blind_to(request.user, submission),
             "evidence": evidence,
+            "feedback": feedback_for(user=request.user, submission=submission),
             **(
                 _reviews_for_organizers(request.user, submission, shown, evidence)
                 if is_organizer(request.user)

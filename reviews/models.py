@@ -352,3 +352,77 @@ class TallyDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()}: {self.what}"
+
+
+class FeedbackTemplate(models.Model):
+    """The contest's wording of the feedback e-mail: a subject, a text body and an HTML body in Django's template
+    language with placeholders ({{ task_name }}, {{ tier }}, {{ reviews }}, …). Each save adds a row (the latest
+    is in force), so earlier wordings stay on record; without any row the files under templates/emails/ apply."""
+
+    subject = models.CharField(max_length=300)
+    text = models.TextField()
+    html = models.TextField()
+    saved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"Feedback e-mail wording of {self.saved_at:%Y-%m-%d %H:%M}"
+
+
+class FeedbackRelease(models.Model):
+    """A round's feedback released: from then on its contestants read their reviews, tier and the private plots
+    on the site, and each of them is sent one e-mail per submission."""
+
+    round = models.OneToOneField(
+        "submissions.Round", on_delete=models.CASCADE, related_name="feedback_release"
+    )
+    released_at = models.DateTimeField(default=timezone.now)
+    # Empty when the release_feedback command made it without --by.
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"Feedback of {self.round} released"
+
+
+class FeedbackEmail(models.Model):
+    """One feedback e-mail to one contestant about one submission of a round: the log of what was sent, and the
+    claim that sends it once. ``queued → sending`` is a compare-and-set: whoever sets it sends; a row left in
+    ``sending`` (its worker died mid-send) is never sent again by itself, since it may have gone out."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    round = models.ForeignKey("submissions.Round", on_delete=models.CASCADE, related_name="feedback_emails")
+    submission = models.ForeignKey(
+        "submissions.Submission", on_delete=models.CASCADE, related_name="feedback_emails"
+    )
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    to = models.EmailField()
+    subject = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # The Message-ID header, or the provider's id of the message where an anymail backend reports one.
+    provider_id = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["submission", "recipient"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["round", "submission", "recipient"], name="one_feedback_email_per_recipient"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Feedback on {self.submission} to {self.to} ({self.status})"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reviews import views
+from reviews import feedback_views, views
 
 urlpatterns = [
     path("submissions/<int:pk>/review/", views.review_page, name="review_page"),
@@ -19,4 +19,19 @@ urlpatterns = [
         name="round_tally_decide",
     ),
     path("console/rounds/<int:pk>/tally/audit/", views.round_tally_audit, name="round_tally_audit"),
+    path("console/rounds/<int:pk>/feedback/", feedback_views.feedback_round, name="feedback_round"),
+    path(
+        "console/rounds/<int:pk>/feedback/<int:submission_id>/",
+        feedback_views.feedback_preview,
+        name="feedback_preview",
+    ),
+    path(
+        "console/rounds/<int:pk>/feedback/release/", feedback_views.feedback_release, name="feedback_release"
+    ),
+    path("console/rounds/<int:pk>/feedback/log/", feedback_views.feedback_log, name="feedback_log"),
+    path(
+        "console/rounds/<int:pk>/feedback/log/<int:email_id>/retry/",
+        feedback_views.feedback_retry,
+        name="feedback_retry",
+    ),
 ]

@@ -120,6 +120,20 @@ class World:
         )
         return reverse("invitation_accept", args=[invitation_token(invitation)])
 
+    def failed_feedback_email(self) -> int:
+        """The id of a feedback e-mail to alice that failed (the one a retry is for)."""
+        from reviews.models import FeedbackEmail
+
+        alice = self.submission.created_by
+        email, _ = FeedbackEmail.objects.get_or_create(
+            round=self.round,
+            submission=self.submission,
+            recipient=alice,
+            defaults={"to": alice.email, "status": FeedbackEmail.Status.FAILED},
+        )
+        FeedbackEmail.objects.filter(pk=email.pk).update(status=FeedbackEmail.Status.FAILED)
+        return email.pk
+
     def run(self, series: ModelSeries) -> int:
         """The id of the series' failed run (the one a retry is for)."""
         return EvaluationRun.objects.get(
@@ -359,6 +373,49 @@ MATRIX = {
         GET,
         lambda w: reverse("invitation_accept", args=["forged:token"]),
         dict.fromkeys(SEES_IT, 400),
+    ),
+    # Feedback release: organizers alone. The round's award is not confirmed, so releasing sends them back.
+    "feedback_round": (GET, lambda w: reverse("feedback_round", args=[w.round.pk]), ORGANIZER_ONLY),
+    "feedback_round (saving)": (
+        POST,
+        lambda w: reverse("feedback_round", args=[w.round.pk]),
+        {**ORGANIZER_ONLY, "olga": 400},  # an empty wording is refused and shown again
+    ),
+    "feedback_round (missing id)": (
+        GET,
+        lambda w: reverse("feedback_round", args=[MISSING]),
+        {**ORGANIZER_ONLY, "olga": 404},
+    ),
+    "feedback_preview": (
+        GET,
+        lambda w: reverse("feedback_preview", args=[w.round.pk, w.submission.pk]),
+        ORGANIZER_ONLY,
+    ),
+    "feedback_preview (missing id)": (
+        GET,
+        lambda w: reverse("feedback_preview", args=[w.round.pk, MISSING]),
+        {**ORGANIZER_ONLY, "olga": 404},
+    ),
+    "feedback_release": (
+        GET,
+        lambda w: reverse("feedback_release", args=[w.round.pk]),
+        {**ORGANIZER_ONLY, "olga": 302},
+    ),
+    "feedback_release (releasing)": (
+        POST,
+        lambda w: reverse("feedback_release", args=[w.round.pk]),
+        {**ORGANIZER_ONLY, "olga": 302},
+    ),
+    "feedback_log": (GET, lambda w: reverse("feedback_log", args=[w.round.pk]), ORGANIZER_ONLY),
+    "feedback_retry": (
+        POST,
+        lambda w: reverse("feedback_retry", args=[w.round.pk, w.failed_feedback_email()]),
+        {**ORGANIZER_ONLY, "olga": 302},
+    ),
+    "feedback_retry (missing id)": (
+        POST,
+        lambda w: reverse("feedback_retry", args=[w.round.pk, MISSING]),
+        {**ORGANIZER_ONLY, "olga": 404},
     ),
 }
 # The same object endpoints with ids that do not exist: 404 for everyone who is logged in.
