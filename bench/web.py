@@ -76,7 +76,7 @@ def main() -> int:
     parser.add_argument("--submissions", type=int, default=2_000)
     parser.add_argument("--reviews", type=int, default=6_000)
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=25, help="timed requests per virtual user and page")
+    parser.add_argument("--requests", type=int, default=5, help="timed requests per virtual user and page")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (the Dockerfile's 4)")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
@@ -151,7 +151,7 @@ def main() -> int:
         base = f"http://127.0.0.1:{args.port}"
         static_users = [webload.VirtualUser("", STATIC_PATH) for _ in range(args.users)]
         for users in [static_users, *pages.values()]:  # every worker past its first requests of every page
-            errors += webload.run_page(base, "warm-up", users, requests=0, warmup=2).errors
+            errors += webload.run_page(base, "warm-up", users, requests=0, warmup=1).errors
         static = webload.run_page(base, "static file", static_users, requests=args.requests)
         results = [
             webload.run_page(base, page, users, requests=args.requests) for page, users in pages.items()
