@@ -138,6 +138,12 @@ def _series_key(version, evidence: SeriesEvidence) -> str:
     return f"evidence:{CODE_FINGERPRINT}:series:{evidence.series.pk}:{_digest(identity)}"
 
 
+def _trend_key(series_key: str) -> str:
+    """The key of the trend alone of a series' evidence: what lists of many versions read (an entry of a few
+    hundred bytes, where the whole evidence, charts and examples included, weighs some 17 kB to unpickle)."""
+    return f"{series_key}:trend"
+
+
 def _curve(evidence: SeriesEvidence) -> Curve:
     return Curve(
         evidence.series.name,
@@ -267,7 +273,13 @@ def _fill(version, evidences: list[SeriesEvidence]) -> None:
     missing = [e for e in done if keys[e.series.pk] not in cached]
     if missing:
         computed = _compute(version, missing)
-        cache.set_many({keys[pk]: entry for pk, entry in computed.items()}, CACHE_SECONDS)
+        cache.set_many(
+            {
+                **{keys[pk]: entry for pk, entry in computed.items()},
+                **{_trend_key(keys[pk]): {"trend": entry["trend"]} for pk, entry in computed.items()},
+            },
+            CACHE_SECONDS,
+        )
         cached.update({keys[pk]: entry for pk, entry in computed.items()})
     for evidence in done:
         entry = cached[keys[evidence.series.pk]]
@@ -422,8 +434,9 @@ class CachedTrend:
 def cached_trends(*, versions: list[SubmissionVersion]) -> dict[int, dict[int, CachedTrend]]:
     """By version id, by series id: the series' trend as cached by the worker (see precompute_evidence).
 
-    One query for the runs of every version and one cache read for all their keys, however many versions,
-    series and models; nothing is computed, so a page of a hundred submissions never runs a bootstrap.
+    One query for the runs of every version and one cache read of the small trend entries, however many versions,
+    series and models (plus one of the whole entries whose trend entry alone was evicted); nothing is computed, so
+    a page of a thousand submissions never runs a bootstrap.
     """
     by_id = {version.pk: version for version in versions}
     evidences: dict[int, dict[int, SeriesEvidence]] = {pk: {} for pk in by_id}
@@ -441,7 +454,10 @@ def cached_trends(*, versions: list[SubmissionVersion]) -> dict[int, dict[int, C
         for series_id, evidence in per_version.items()
         if evidence.succeeded
     }
-    cached = cache.get_many(list(keys.values())) if keys else {}
+    found = cache.get_many([_trend_key(key) for key in keys.values()]) if keys else {}
+    cached = {key: found[_trend_key(key)] for key in keys.values() if _trend_key(key) in found}
+    if evicted := [key for key in keys.values() if key not in cached]:
+        cached.update(cache.get_many(evicted))
     trends_by_version: dict[int, dict[int, CachedTrend]] = {}
     for version_id, per_version in evidences.items():
         trends_by_version[version_id] = {}
