@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.text import slugify
@@ -14,6 +15,7 @@ from pages import overview
 from submissions.models import Metric, Round
 
 ANY = [("", "any")]
+ROWS_PER_PAGE = 100
 
 
 class OverviewFilterForm(forms.Form):
@@ -77,13 +79,17 @@ def _bad_parameters(form: OverviewFilterForm) -> str:
 def round_overview(request: HttpRequest, round_id: int) -> HttpResponse:
     table, form, query, rows = _asked(request, round_id)
     sorts = _sort_links(request, query.sort, table.series)
+    # The page shows the rows a screen can hold, in pages; the CSV and JSON exports hold every row asked for.
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "organizer/overview.html",
         {
             "overview": table,
             "form": form,
-            "rows": rows,
+            "rows": page.object_list,
+            "page": page,
+            "matching": len(rows),
             "criteria": rubric.CRITERIA_KEYS,
             "sorts": sorts,
             "series_sorts": [(one, sorts[f"slope-{one.pk}"]) for one in table.series],
@@ -117,6 +123,7 @@ def _sort_links(request: HttpRequest, current: str, series: list[ModelSeries]) -
     links = {}
     for name in overview.sort_names(series):
         params = request.GET.copy()
+        params.pop("page", None)  # a new order starts on its first page
         params["sort"] = f"-{name}" if current == name else name
         arrow = "▲" if current == name else "▼" if current == f"-{name}" else ""
         links[name] = {"href": f"?{params.urlencode()}", "arrow": arrow}

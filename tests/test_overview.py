@@ -412,3 +412,19 @@ def test_the_overview_combines_levels_by_the_rounds_rule_and_shows_the_confirmed
     assert both_row(second)["award"] == "second"
     page = client.get(reverse("round_overview", args=[contest["round"].pk])).content.decode()
     assert "<strong>second</strong>" in page and "(minimum)" in page
+
+
+def test_the_page_shows_a_hundred_rows_at_a_time_and_the_exports_every_row(
+    client, olga, contest, monkeypatch
+):
+    from pages import overview_views
+
+    monkeypatch.setattr(overview_views, "ROWS_PER_PAGE", 2)
+    client.force_login(olga)
+    url = reverse("round_overview", args=[contest["round"].pk])
+    first = client.get(url, {"sort": "task"}).content.decode()
+    assert "Page 1 of 2 · rows 1–2 of 3" in first and "Both inverse" in first and "Public only" not in first
+    second = client.get(url, {"sort": "task", "page": "2"}).content.decode()
+    assert "Public only" in second and "Both inverse" not in second
+    assert "sort=task" in second.split('rel="prev"')[1].split(">")[0]  # paging keeps the filters and the sort
+    assert len(get_json(client, contest["round"], sort="task")["submissions"]) == 3
