@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -250,6 +251,9 @@ def _tally_of(round: Round) -> selectors.RoundTally:
         raise Http404(str(unavailable)) from unavailable
 
 
+TALLY_ROWS_PER_PAGE = 100
+
+
 @login_required
 @require_GET
 def round_tally(request: HttpRequest, pk: int) -> HttpResponse:
@@ -261,6 +265,8 @@ def round_tally(request: HttpRequest, pk: int) -> HttpResponse:
         "organizer/tally.html",
         {
             "t": current,
+            # A round of a thousand tasks is read 100 rows at a time; the tally itself covers them all.
+            "page": Paginator(current.rows, TALLY_ROWS_PER_PAGE).get_page(request.GET.get("page")),
             "criteria": CRITERIA_KEYS,
             "rules": TallyRule.choices,
             "awards": [

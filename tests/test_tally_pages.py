@@ -302,3 +302,16 @@ def test_withdrawn_and_not_kept_submissions_compete_for_nothing(olga, rounds, ma
     request.kept.add(kept)
     listed = {row.submission.pk for row in round_tally(round=rounds[0]).rows}
     assert listed == {kept.pk}
+
+
+def test_the_tally_page_shows_a_hundred_rows_at_a_time(client, olga, rounds, make, monkeypatch):
+    from reviews import views
+
+    monkeypatch.setattr(views, "TALLY_ROWS_PER_PAGE", 1)
+    first, second = make(rounds[0], ALL_ACCEPTED, name="First"), make(rounds[0], ALL_GRAND, name="Second")
+    client.force_login(olga)
+    url = reverse("round_tally", args=[rounds[0].pk])
+    pages = [client.get(url, {"page": n}).content.decode() for n in (1, 2)]
+    assert all("Page" in page and "of 2" in page for page in pages)
+    assert sum(f'data-submission="{first.pk}"' in page for page in pages) == 1
+    assert sum(f'data-submission="{second.pk}"' in page for page in pages) == 1
