@@ -42,8 +42,8 @@ def test_the_demo_has_every_role_two_teams_two_future_rounds_and_real_tasks():
     call_command("seed_demo", stdout=StringIO())
     assert Submission.objects.count() == 3 and get_user_model().objects.count() == 7
     assert Assignment.objects.count() == 8
-    assert Review.objects.count() == 7 and Award.objects.count() == 1 and DiscussionPost.objects.count() == 1
-    assert TallyDecision.objects.count() == 1
+    assert Review.objects.count() == 7 and Award.objects.count() == 3 and DiscussionPost.objects.count() == 1
+    assert TallyDecision.objects.count() == 3
 
 
 def test_round_one_is_reviewed_by_both_reviewers_and_its_tally_shows_a_decision():
@@ -64,8 +64,30 @@ def test_round_one_is_reviewed_by_both_reviewers_and_its_tally_shows_a_decision(
     confirmed = [
         (row.submission.current_version.task_name, row.award.tier) for row in tally.rows if row.award
     ]
-    assert confirmed == [("Logic under flattery", "second")]
-    assert Award.objects.get().decided_by.username == "organizer"
+    assert sorted(confirmed) == [
+        ("LAMBADA (standard scaling reference)", "none"),
+        ("Logic under flattery", "second"),
+        ("Proverb ending", "none"),
+    ]
+    assert {a.decided_by.username for a in Award.objects.all()} == {"organizer"}
+
+
+def test_round_one_feedback_is_released_to_its_teams_with_the_private_series():
+    from django.test import Client
+
+    from reviews.feedback import is_released
+    from reviews.models import FeedbackEmail
+
+    call_command("seed_demo", stdout=StringIO())
+    round1 = Round.objects.get(name="Round 1")
+    assert is_released(round=round1)
+    members = sum(s.team.memberships.count() for s in Submission.objects.filter(round=round1))
+    assert FeedbackEmail.objects.filter(round=round1).count() == members  # one per team member and task
+    proverb = Submission.objects.get(current_version__task_name="Proverb ending")
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="alice"))
+    page = client.get(proverb.get_absolute_url()).content.decode()
+    assert 'id="feedback"' in page and "Decision: <strong>" in page
 
 
 def test_the_demo_completes_the_reviews_of_a_database_seeded_before():
@@ -79,4 +101,4 @@ def test_the_demo_completes_the_reviews_of_a_database_seeded_before():
     ).update(status=Review.Status.DRAFT, submitted_at=None)
     call_command("seed_demo", stdout=StringIO())
     assert Review.objects.filter(status=Review.Status.SUBMITTED).count() == 6
-    assert Award.objects.get().tier == "second"
+    assert Award.objects.get(submission__current_version__task_name="Logic under flattery").tier == "second"

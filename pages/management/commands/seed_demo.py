@@ -16,6 +16,7 @@ from accounts.selectors import team_of
 from accounts.services import grant_role, join_team, register_contestant, rename_team
 from contest import rubric
 from evaluation.models import LanguageModel, ModelSeries
+from reviews.feedback import is_released, release_feedback
 from reviews.models import Assignment, Award, DiscussionPost, Review
 from reviews.selectors import round_tally
 from reviews.services import ReviewAnswers, assign_reviewer, decide_award, post_to_discussion, save_review
@@ -158,6 +159,7 @@ class Command(BaseCommand):
         self._demo_reviews(round1)
         self._demo_award(round1, organizer)
         self._demo_draft(round1, organizer)
+        self._demo_feedback(round1, organizer)
 
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         for line in (
@@ -165,6 +167,7 @@ class Command(BaseCommand):
             "  reviewer1, reviewer2 reviewers, each assigned the demo submissions (blind), every review",
             "                       submitted; round 1's tally has one award confirmed",
             "  reviewer3            reviewer with one draft review and one not started",
+            "  (round 1's feedback is released: its teams read their reviews and the private series)",
             "  alice, bob           contestants in team Proverbial",
             "  carol                contestant in her own team",
         ):
@@ -208,6 +211,19 @@ class Command(BaseCommand):
                     comment_for_authors="Draft: still reading the examples.",
                 ),
             )
+
+    def _demo_feedback(self, round: Round, organizer) -> None:
+        """The organizer confirms the tally's other proposals and releases round 1's feedback, so the teams read
+        their reviews and the private series on their version pages (the e-mails go to the console)."""
+        if is_released(round=round):
+            return
+        tallied = round_tally(round=round)
+        for row in tallied.rows:
+            if row.award is None:
+                decide_award(
+                    round=round, submission_id=row.submission.pk, tier=row.line.award, reason="", by=organizer
+                )
+        release_feedback(round=round, by=organizer)
 
     def _demo_award(self, round: Round, organizer) -> None:
         """The organizer confirms the tally's proposal for one submission, so the tally shows a decision."""
