@@ -1,0 +1,178 @@
+"""Faults against the real services: workers killed mid-run with the beat sweeper running for real, a broker
+restarted under a queue of runs, a database that drops during an upload."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import Count
+
+from evaluation.models import EvaluationRun, ExampleResult, LanguageModel, ResultsEmail
+from submissions.services import TaskUpload, submit_task
+from tests.conftest import DEMO_TASKS, ROOT, start_worker
+from tests.factories import ANSWERS
+from tests.runs_support import wait_for
+
+KILLS = 20
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=20)
+
+
+def _services_env(tmp_path: Path, broker: str, **settings) -> dict:
+    """The environment of a worker or beat process: the test database, ``broker``, the test's own folders, and
+    ``settings`` (short timeouts) as the environment variables config/settings.py reads."""
+    db = connection.settings_dict
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": broker,
+        "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",
+        "VAR_DIR": str(tmp_path),
+        "EVAL_CACHE_DIR": str(tmp_path / "cache"),
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        **{name: str(value) for name, value in settings.items()},
+    }
+
+
+def start_beat(env: dict, tmp_path: Path) -> subprocess.Popen:
+    """``celery beat`` as production runs it: it sends the sweeper's task every EVALUATION_SWEEP_SECONDS."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "warning"]
+        + ["-s", str(tmp_path / "beat-schedule"), "--pidfile", str(tmp_path / "beat.pid")],
+        cwd=ROOT,
+        env=env,
+    )
+
+
+@pytest.fixture
+def real_broker(transactional_db):
+    """This process sends its tasks through the real Redis of the tests (emptied first)."""
+    import redis
+
+    from config.celery import app
+
+    broker = os.environ["REDIS_URL"]
+    redis.Redis.from_url(broker).flushdb()
+    app.conf.task_always_eager = False
+    return broker
+
+
+@pytest.mark.slow
+def test_twenty_workers_killed_mid_run_leave_every_run_succeeded_once(
+    real_broker, alice, open_round, tiny_series, tmp_path
+):
+    """Each worker is killed (SIGKILL) as soon as it holds a run; beat's sweeper, running for real, gives the
+    run to the next worker once its heartbeat is stale. In the end every run has succeeded, with exactly one
+    result per example and one claim per worker that held it."""
+    env = _services_env(
+        tmp_path,
+        real_broker,
+        EVALUATION_HEARTBEAT_TIMEOUT=3,
+        EVALUATION_HEARTBEAT_SECONDS=0.5,
+        EVALUATION_SWEEP_SECONDS=1,
+        # The kills may fall on the same run again and again: giving up is not what this test is about.
+        EVALUATION_MAX_ATTEMPTS=KILLS + 1,
+    )
+    LanguageModel.objects.exclude(name="tiny-l").delete()  # two runs, each long enough to be caught running
+    data = (DEMO_TASKS / "lambada-1k.csv").read_bytes()
+    for name in ("a.csv", "b.csv"):
+        with transaction.atomic():
+            submit_task(
+                user=alice,
+                round=open_round,
+                answers={**ANSWERS, "metric": "sequence_prob", "task_name": name},
+                upload=TaskUpload(name=name, data=data),
+            )
+    runs = EvaluationRun.objects.all()
+    beat = start_beat(env, tmp_path)
+    worker = start_worker(env, "w0")
+    killed: list[str] = []  # the claims (worker tokens) whose worker was killed
+    try:
+        for kill in range(1, KILLS + 1):
+            fresh = runs.filter(status="running", progress_total__gt=0).exclude(worker__in=killed)
+            wait_for(fresh.exists, seconds=180, what=f"claim {kill} of a run by a live worker")
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=20)
+            killed.append(fresh.values_list("worker", flat=True).get())
+            worker = start_worker(env, f"w{kill}")
+        wait_for(lambda: not runs.exclude(status__in=("succeeded", "failed")).exists(), seconds=600)
+    finally:
+        _stop(worker)
+        _stop(beat)
+
+    assert len(killed) == len(set(killed)) == KILLS
+    runs = list(runs)
+    for run in runs:
+        assert run.status == "succeeded", run.failure_reason
+        assert run.worker not in killed  # the claim that completed it is one no kill touched
+        assert run.n_examples == run.examples.count() == 1000
+    duplicates = ExampleResult.objects.values("run", "row").annotate(n=Count("id")).filter(n__gt=1)
+    assert not duplicates.exists()
+    # One claim per killed worker plus the one that completed each run: no run was claimed more.
+    assert sum(run.attempts for run in runs) == KILLS + len(runs)
+    # The results e-mail of each version was claimed once.
+    assert ResultsEmail.objects.filter(claimed_at__isnull=False).count() == len(runs)
+
+
+@pytest.fixture
+def database_drops_mid_save(transactional_db, monkeypatch):
+    """The database connection of the request is terminated (as a restart or failover would) from another
+    connection, inside the service's transaction, after the submission's row was written; once only."""
+    import psycopg
+
+    from submissions import services
+
+    ensure_changed = services._ensure_something_changed
+    db = connection.settings_dict
+    dropped = []
+
+    def drop_then_check(**kwargs):
+        if not dropped:
+            pid = connection.connection.info.backend_pid
+            with psycopg.connect(
+                host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=True
+            ) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", [pid])
+            dropped.append(pid)
+        return ensure_changed(**kwargs)
+
+    monkeypatch.setattr(services, "_ensure_something_changed", drop_then_check)
+    return dropped
+
+
+def test_a_database_drop_during_an_upload_keeps_the_answers_and_saves_nothing(
+    client, database_drops_mid_save, alice, open_round, valid_csv
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from submissions.models import Submission, SubmissionVersion
+    from submissions.views import DATABASE_UNAVAILABLE
+
+    client.force_login(alice)
+    url = reverse("submission_create", args=[open_round.pk])
+    answers = {**ANSWERS, "description": "My careful description"}
+
+    def post():
+        return client.post(url, {**answers, "task_file": SimpleUploadedFile("t.csv", valid_csv)})
+
+    response = post()
+    assert database_drops_mid_save, "the connection was not dropped"
+    assert response.status_code == 503
+    html = response.content.decode()
+    assert DATABASE_UNAVAILABLE in html and "Traceback" not in html
+    assert "My careful description" in html and 'value="Even or odd"' in html
+    assert not Submission.objects.exists() and not SubmissionVersion.objects.exists()
+
+    # Once the database is back, sending the same form again saves it.
+    response = post()
+    assert response.status_code == 302
+    assert SubmissionVersion.objects.get().description == "My careful description"
