@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import is_organizer
-from evaluation import charts, drilldown, selectors, services, trends
+from evaluation import broker, charts, drilldown, selectors, services, trends
 from evaluation.evidence import series_figures, version_evidence
 from evaluation.models import EvaluationRun
 from evaluation.plots import PngExportUnavailable
@@ -73,6 +73,7 @@ def evaluation_status(request: HttpRequest, pk: int, number: int) -> JsonRespons
                 for run in runs
             ],
             "finished": all(run.is_finished for run in runs),
+            "delayed": broker.delay_notice(runs),
         }
     )
 

@@ -1,6 +1,7 @@
 import hashlib
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
@@ -9,6 +10,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 from django.utils import formats, timezone
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from accounts.models import Role
 from accounts.selectors import has_role, team_of
@@ -233,7 +235,7 @@ def submit_task(
         )
         submission.current_version = version
         submission.save(update_fields=["current_version"])
-        transaction.on_commit(lambda: send_submission_receipt_task.delay(version.pk))
+        transaction.on_commit(partial(_send_receipt, version.pk))
         version_created.send(sender=SubmissionVersion, version=version)
     logger.info(
         "task version stored",
@@ -245,6 +247,18 @@ def submit_task(
         },
     )
     return version
+
+
+def _send_receipt(version_id: int) -> None:
+    """After commit: the version is saved, so a broker that does not answer (a Redis restart) must not turn the
+    page into an error (nor keep the hooks after this one, which send its runs, from running). The receipt is
+    then not sent; the error is logged."""
+    try:
+        send_submission_receipt_task.delay(version_id)
+    except BrokerUnreachable:
+        logger.exception(
+            "submission receipt not sent: the broker does not answer", extra={"version": version_id}
+        )
 
 
 def _ensure_team_may_edit(*, user: AbstractBaseUser, submission: Submission, round: Round) -> None:

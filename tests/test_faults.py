@@ -3,6 +3,7 @@ restarted under a queue of runs, a database that drops during an upload."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.factories import ANSWERS
 from tests.runs_support import wait_for
 
 KILLS = 20
+EXAMPLES = 150
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -78,10 +80,15 @@ def test_twenty_workers_killed_mid_run_leave_every_run_succeeded_once(
         EVALUATION_HEARTBEAT_TIMEOUT=3,
         EVALUATION_HEARTBEAT_SECONDS=0.5,
         EVALUATION_SWEEP_SECONDS=1,
+        EVALUATION_QUEUED_RESEND_SECONDS=10,
         # The kills may fall on the same run again and again: giving up is not what this test is about.
         EVALUATION_MAX_ATTEMPTS=KILLS + 1,
     )
-    LanguageModel.objects.exclude(name="tiny-l").delete()  # two runs, each long enough to be caught running
+    LanguageModel.objects.exclude(name="tiny-l").delete()
+    # Two runs of 150 examples each: a fresh worker imports torch and loads the model after its claim, so even
+    # a short run is caught running; the short runs keep the end (two runs on one busy worker) quick.
+    open_round.subsample_cap = EXAMPLES
+    open_round.save()
     data = (DEMO_TASKS / "lambada-1k.csv").read_bytes()
     for name in ("a.csv", "b.csv"):
         with transaction.atomic():
@@ -104,6 +111,9 @@ def test_twenty_workers_killed_mid_run_leave_every_run_succeeded_once(
             killed.append(fresh.values_list("worker", flat=True).get())
             worker = start_worker(env, f"w{kill}")
         wait_for(lambda: not runs.exclude(status__in=("succeeded", "failed")).exists(), seconds=600)
+        # The worker announces a version's results just after its last run commits.
+        claimed = ResultsEmail.objects.filter(claimed_at__isnull=False)
+        wait_for(lambda: claimed.count() == 2, seconds=60, what="the results e-mail of each version")
     finally:
         _stop(worker)
         _stop(beat)
@@ -113,13 +123,11 @@ def test_twenty_workers_killed_mid_run_leave_every_run_succeeded_once(
     for run in runs:
         assert run.status == "succeeded", run.failure_reason
         assert run.worker not in killed  # the claim that completed it is one no kill touched
-        assert run.n_examples == run.examples.count() == 1000
+        assert run.n_examples == run.examples.count() == EXAMPLES
     duplicates = ExampleResult.objects.values("run", "row").annotate(n=Count("id")).filter(n__gt=1)
     assert not duplicates.exists()
     # One claim per killed worker plus the one that completed each run: no run was claimed more.
     assert sum(run.attempts for run in runs) == KILLS + len(runs)
-    # The results e-mail of each version was claimed once.
-    assert ResultsEmail.objects.filter(claimed_at__isnull=False).count() == len(runs)
 
 
 @pytest.fixture
@@ -176,3 +184,147 @@ def test_a_database_drop_during_an_upload_keeps_the_answers_and_saves_nothing(
     response = post()
     assert response.status_code == 302
     assert SubmissionVersion.objects.get().description == "My careful description"
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, without persistence, on a free port: the machine's Redis is shared by
+    other test runs and must never be restarted."""
+
+    def __init__(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+
+        def answers() -> bool:
+            try:
+                return self.client().ping()
+            except OSError:
+                return False
+            except Exception:  # redis.ConnectionError while it starts
+                return False
+
+        wait_for(answers, seconds=30, what="the test's redis-server")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+            self.process = None
+
+
+@pytest.fixture
+def private_redis(transactional_db):
+    """This process sends its tasks to a redis-server of the test's own (see PrivateRedis)."""
+    from config.celery import app
+    from evaluation import broker
+
+    server = PrivateRedis()
+    server.start()
+    before = app.conf.broker_url
+    app.close()  # the connection pool is made again for the new broker
+    app.conf.broker_url = server.url
+    app.conf.task_always_eager = False
+    broker.forget()
+    try:
+        yield server
+    finally:
+        app.close()
+        app.conf.broker_url = before
+        broker.forget()
+        server.stop()
+
+
+@pytest.mark.slow
+def test_a_redis_restart_under_a_hundred_queued_runs_delays_them_and_loses_none(
+    client, private_redis, alice, open_round, tiny_series, tmp_path
+):
+    """The broker restarts (without persistence: its queued messages are lost) while 100 runs are queued: the
+    site keeps serving, says evaluations are delayed and still takes submissions; once the broker is back, the
+    sweeper sends the lost runs again and every one completes."""
+    from django.urls import reverse
+
+    from evaluation import broker
+    from evaluation.models import EvaluationRun
+    from tests.factories import make_task_csv
+
+    env = _services_env(
+        tmp_path, private_redis.url, EVALUATION_SWEEP_SECONDS=1, EVALUATION_QUEUED_RESEND_SECONDS=3
+    )
+    LanguageModel.objects.exclude(name="tiny-s").delete()  # one model: 100 runs, one evaluation, 99 cached
+    open_round.min_examples = 10
+    open_round.save()
+    data = make_task_csv(10)
+    beat = start_beat(env, tmp_path)
+    worker = start_worker(env, "worker")
+    try:
+        versions = []
+        for i in range(100):
+            with transaction.atomic():
+                versions.append(
+                    submit_task(
+                        user=alice,
+                        round=open_round,
+                        answers={**ANSWERS, "task_name": f"Task {i}"},
+                        upload=TaskUpload(name="t.csv", data=data),
+                    )
+                )
+        runs = EvaluationRun.objects.all()
+        assert runs.count() == 100
+        private_redis.stop()  # the restart begins: every message still in the queue is lost
+        assert runs.filter(status="queued").exists()
+
+        client.force_login(alice)
+        broker.forget()
+        last = versions[-1]
+        status_url = reverse("evaluation_status", args=[last.submission_id, last.number])
+        state = client.get(status_url).json()
+        assert state["delayed"] == broker.DELAYED_NOTICE
+        page = client.get(reverse("version_detail", args=[last.submission_id, last.number]))
+        assert page.status_code == 200 and broker.DELAYED_NOTICE in page.content.decode()
+        response = client.post(
+            reverse("submission_create", args=[open_round.pk]),
+            {**ANSWERS, "task_name": "Sent while the queue is down", "task_file": _upload(data)},
+        )
+        assert response.status_code == 302  # stored; its run waits in the database for the broker
+        assert runs.count() == 101
+
+        private_redis.start()
+        wait_for(
+            lambda: not runs.exclude(status="succeeded").exists(),
+            seconds=600,
+            what="every run to succeed after the restart",
+        )
+    finally:
+        _stop(worker)
+        _stop(beat)
+    assert ExampleResult.objects.count() == 101 * 10
+    broker.forget()
+    assert client.get(status_url).json()["delayed"] == ""
+
+
+def _upload(data: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("t.csv", data, content_type="text/csv")
