@@ -17,7 +17,7 @@ from pathlib import Path
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 
-from evaluation import plots, selectors, services, trends
+from evaluation import broker, plots, selectors, services, trends
 from evaluation.models import EvaluationRun, ModelSeries
 from evaluation.plots import Curve, Point, accuracy_figure, scaling_figure
 from evaluation.subcategories import ShownSeries, subcategory_evidence
@@ -347,6 +347,7 @@ def version_evidence(*, user: AbstractBaseUser, version) -> dict:
         "subcategories": _subcategories(version, evidences),
         "finished": all(r.is_finished for r in runs),
         "has_runs": bool(runs),
+        "delayed": broker.delay_notice(runs),
     }
 
 

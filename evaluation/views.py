@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import is_organizer
-from evaluation import charts, drilldown, selectors, services, trends
+from evaluation import broker, charts, drilldown, selectors, services, trends
 from evaluation.evidence import series_figures, version_evidence
 from evaluation.models import EvaluationRun
 from evaluation.plots import PngExportUnavailable
@@ -74,6 +74,7 @@ def evaluation_status(request: HttpRequest, pk: int, number: int) -> JsonRespons
                 for run in runs
             ],
             "finished": all(run.is_finished for run in runs),
+            "delayed": broker.delay_notice(runs),
         }
     )
 

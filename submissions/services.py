@@ -2,6 +2,7 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,6 +12,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.template.defaultfilters import pluralize
 from django.utils import formats, timezone
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from accounts.models import Role, Team
 from accounts.selectors import has_role, is_organizer, team_of
@@ -273,7 +275,7 @@ def submit_task(
         )
         submission.current_version = version
         submission.save(update_fields=["current_version"])
-        transaction.on_commit(lambda: send_submission_receipt_task.delay(version.pk))
+        transaction.on_commit(partial(_send_receipt, version.pk))
         version_created.send(sender=SubmissionVersion, version=version)
     logger.info(
         "task version stored",
@@ -285,6 +287,18 @@ def submit_task(
         },
     )
     return version
+
+
+def _send_receipt(version_id: int) -> None:
+    """After commit: the version is saved, so a broker that does not answer (a Redis restart) must not turn the
+    page into an error (nor keep the hooks after this one, which send its runs, from running). The receipt is
+    then not sent; the error is logged."""
+    try:
+        send_submission_receipt_task.delay(version_id)
+    except BrokerUnreachable:
+        logger.exception(
+            "submission receipt not sent: the broker does not answer", extra={"version": version_id}
+        )
 
 
 def _ensure_team_may_edit(*, user: AbstractBaseUser, submission: Submission, round: Round) -> None:

@@ -1,6 +1,9 @@
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import InterfaceError, OperationalError, connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -11,6 +14,13 @@ from submissions import selectors, services
 from submissions.forms import SubmissionForm, WithdrawalForm
 from submissions.models import KeepRequest, Round, Submission
 from submissions.services import NothingChanged, TaskFileInvalid, TaskUpload
+
+logger = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = (
+    "The database could not be reached for a moment, so nothing was saved. Your answers are kept below: "
+    "choose the file again and submit once more."
+)
 
 
 def _form(request: HttpRequest, **kwargs) -> SubmissionForm:
@@ -31,15 +41,26 @@ def _upload_of(form: SubmissionForm) -> TaskUpload | None:
 def _save(request, form: SubmissionForm, *, round: Round, submission: Submission | None):
     """Run the submission service; on a bad CSV, put every problem beside the file field (and those of the
     subcategory column beside its own) and keep the answers; on an edit that changes nothing, say so above the
-    form and keep what was typed."""
+    form and keep what was typed. Returns the new version (None when nothing was saved) and the page's status:
+    503 when the database dropped during the save."""
     try:
-        return services.submit_task(
+        version = services.submit_task(
             user=request.user,
             round=round,
             answers=form.answers(),
             upload=_upload_of(form),
             submission=submission,
         )
+        return version, 200
+    except (OperationalError, InterfaceError):
+        # The service writes in one transaction, which the database rolled back: nothing half-made remains.
+        logger.exception(
+            "task version not saved: the database dropped",
+            extra={"round": round.pk, "submission": submission.pk if submission else None},
+        )
+        connection.close_if_unusable_or_obsolete()  # the page below then reads through a new connection
+        form.add_error(None, DATABASE_UNAVAILABLE)
+        return None, 503
     except TaskFileInvalid as invalid:
         for line in invalid.report.lines():
             if not line.startswith(("warning:", "subcategory:")):
@@ -48,7 +69,7 @@ def _save(request, form: SubmissionForm, *, round: Round, submission: Submission
             form.add_error("subcategory_column", reason)
     except NothingChanged as unchanged:
         form.add_error(None, str(unchanged))
-    return None
+    return None, 200
 
 
 @login_required
@@ -62,8 +83,9 @@ def submission_create(request: HttpRequest, round_id: int) -> HttpResponse:
             request, "contestant/submit_refused.html", {"round": round, "reason": str(refused)}, status=403
         )
     form = _form(request)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        version = _save(request, form, round=round, submission=None)
+        version, status = _save(request, form, round=round, submission=None)
         if version:
             messages.success(
                 request,
@@ -71,7 +93,10 @@ def submission_create(request: HttpRequest, round_id: int) -> HttpResponse:
             )
             return redirect(version.submission)
     return render(
-        request, "contestant/submission_form.html", {"form": form, "round": round, "submission": None}
+        request,
+        "contestant/submission_form.html",
+        {"form": form, "round": round, "submission": None},
+        status=status,
     )
 
 
@@ -96,15 +121,19 @@ def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
         initial={f: getattr(current, f) for f in services.ANSWER_FIELDS},
         file_required=False,
     )
+    status = 200
     if request.method == "POST" and form.is_valid():
-        version = _save(request, form, round=round, submission=submission)
+        version, status = _save(request, form, round=round, submission=submission)
         if version:
             messages.success(
                 request, f"Saved version {version.number} of “{version.task_name}”; it is now current."
             )
             return redirect("submission_detail", pk=submission.pk)
     return render(
-        request, "contestant/submission_form.html", {"form": form, "round": round, "submission": submission}
+        request,
+        "contestant/submission_form.html",
+        {"form": form, "round": round, "submission": submission},
+        status=status,
     )
 
 

@@ -98,6 +98,11 @@
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (state) {
         var changed = false;
+        var delayed = section.querySelector(".evaluation-delayed");
+        if (delayed) {
+          delayed.textContent = state.delayed || "";
+          delayed.hidden = !state.delayed;
+        }
         state.runs.forEach(function (run) { changed = update(run) || changed; });
         if (!changed) return !state.finished;
         return refresh().then(function () { return section.dataset.finished !== "true"; });
