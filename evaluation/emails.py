@@ -4,18 +4,15 @@ series, with the charts as PNG images and a link to the version page. Private se
 import logging
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives
 from django.template.defaultfilters import slugify
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from contest.text import one_line
 from evaluation import charts
 from evaluation.evidence import SeriesEvidence, public_evidence
 from evaluation.models import EvaluationRun, ResultsEmail
 from evaluation.plots import PngExportUnavailable
+from submissions.emails import send_to_each, team_members_to_write
 from submissions.models import SubmissionVersion
 
 logger = logging.getLogger(__name__)
@@ -73,28 +70,14 @@ def send_results_email(*, version_id: int, user_ids: list[int] | None = None) ->
         "url": _absolute(reverse("version_detail", args=[version.submission_id, version.number])),
         "images": [name for name, _ in images],
     }
-    members = get_user_model().objects.filter(membership__team=version.submission.team_id).exclude(email="")
-    if user_ids is not None:
-        members = members.filter(pk__in=user_ids)
-    failed = []
-    for user in members.order_by("pk"):
-        context["user"] = user
-        subject = one_line(render_to_string("emails/results_ready_subject.txt", context))
-        message = EmailMultiAlternatives(
-            subject, render_to_string("emails/results_ready.txt", context), to=[user.email]
-        )
-        message.attach_alternative(render_to_string("emails/results_ready.html", context), "text/html")
-        for name, png in images:
-            message.attach(name, png, "image/png")
-        try:
-            message.send()
-        except Exception:  # whatever failed for this recipient is logged, and the task retries it
-            logger.warning(
-                "results e-mail not sent",
-                exc_info=True,
-                extra={"version": version_id, "user": user.pk, "recipient": user.email},
-            )
-            failed.append(user.pk)
+    failed = send_to_each(
+        users=team_members_to_write(team_id=version.submission.team_id, user_ids=user_ids),
+        template="results_ready",
+        context=context,
+        event="results e-mail not sent",
+        version_id=version_id,
+        attachments=[(name, png, "image/png") for name, png in images],
+    )
     if user_ids is None:  # the first attempt records the outcome; retries reach only those it failed for
         ResultsEmail.objects.filter(version_id=version_id).update(
             sent_at=timezone.now(), with_charts=bool(images)
