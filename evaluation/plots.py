@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -384,7 +385,12 @@ def for_image(fig: go.Figure) -> go.Figure:
     return image
 
 
-def figure_png(fig: go.Figure, *, width: int = 800, height: int = 500) -> bytes:
+RENDER_TIMEOUT_SECONDS = float(os.environ.get("CHART_RENDER_TIMEOUT_SECONDS", "60"))
+
+
+def figure_png(
+    fig: go.Figure, *, width: int = 800, height: int = 500, timeout: float = RENDER_TIMEOUT_SECONDS
+) -> bytes:
     """The figure as a PNG image of ``width`` × ``height`` pixels, rendered by kaleido in headless Chromium.
 
     Raises PngExportUnavailable, naming what to install, when kaleido or a browser is missing or the browser
@@ -401,17 +407,33 @@ def figure_png(fig: go.Figure, *, width: int = 800, height: int = 500) -> bytes:
         where = os.environ.get("BROWSER_PATH")
         found = f"BROWSER_PATH={where!r} is not an executable" if where else "no Chrome or Chromium was found"
         raise PngExportUnavailable(f"{found}. {INSTALL_HINT}")
-    try:
-        image = kaleido.calc_fig_sync(
-            for_image(fig).to_dict(),
-            opts={"format": "png", "width": width, "height": height, "scale": 1},
-            kopts={"path": browser, "mathjax": False},
-        )
-    except (ChromeNotFoundError, BrowserFailedError) as error:
+    # A browser that hangs must not hang its caller (a worker sending e-mails holds its queue meanwhile): the
+    # render runs in a thread of its own, waited for at most ``timeout`` seconds, then given up on.
+    outcome: dict = {}
+
+    def render() -> None:
+        try:
+            outcome["image"] = kaleido.calc_fig_sync(
+                for_image(fig).to_dict(),
+                opts={"format": "png", "width": width, "height": height, "scale": 1},
+                kopts={"path": browser, "mathjax": False, "timeout": timeout},
+            )
+        except Exception as error:  # raised in the caller's thread below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=render, name="png-render", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise PngExportUnavailable(f"the browser {browser} did not render the figure within {timeout:g} s")
+    error = outcome.get("error")
+    if isinstance(error, (ChromeNotFoundError, BrowserFailedError)):
         raise PngExportUnavailable(
             f"the browser {browser} could not render the figure ({error}). {INSTALL_HINT}"
         ) from error
-    return bytes(image)
+    if error is not None:
+        raise error
+    return bytes(outcome["image"])
 
 
 def small_multiple(

@@ -180,3 +180,19 @@ def version(alice, open_round, valid_csv, django_capture_on_commit_callbacks):
         return submit_task(
             user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="t.csv", data=valid_csv)
         )
+
+
+def test_a_browser_that_hangs_is_given_up_on_after_the_timeout(monkeypatch):
+    import threading
+
+    import kaleido
+    import plotly.graph_objects
+
+    from evaluation import plots
+
+    released = threading.Event()
+    monkeypatch.setattr(kaleido, "calc_fig_sync", lambda *a, **k: released.wait(30))
+    monkeypatch.setattr(plots, "find_browser", lambda: "/usr/bin/chromium")
+    with pytest.raises(plots.PngExportUnavailable, match="did not render the figure within 0.2 s"):
+        plots.figure_png(plotly.graph_objects.Figure(), timeout=0.2)
+    released.set()
