@@ -87,3 +87,12 @@ def test_a_contestant_goes_from_the_contest_page_to_a_verdict_and_every_example_
     for value in page.locator(".drill-example").first.locator(".drill-value").all():
         box = value.bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+
+    page.goto(
+        f"{live_server.url}/dashboard/"
+    )  # still 390 px wide: the status column in view, no sideways scroll
+    status = page.locator("table tbody tr td").last
+    expect(status).to_contain_text("Evaluated")
+    box = status.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
