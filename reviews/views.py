@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Role, Team
 from accounts.selectors import has_role, is_organizer
 from contest.rubric import CRITERIA_KEYS
-from evaluation.evidence import rubric_suggestions, version_evidence
+from evaluation.evidence import cached_trends, rubric_suggestions, version_evidence
+from evaluation.suggestions import SeriesTrend, suggested_levels
 from reviews import selectors, services
 from reviews.forms import DeclareConflictForm, ReviewForm
 from reviews.models import Assignment, Conflict, Review, SpotCheck, TallyRule, Tier
@@ -254,19 +255,60 @@ def _tally_of(round: Round) -> selectors.RoundTally:
 TALLY_ROWS_PER_PAGE = 100
 
 
+def _beside_suggestions(rows) -> list[dict]:
+    """The page's rows with, per reviewer and criterion, the level the evaluation suggests where the reviewer's
+    differs (Strength and Generality: a prompt to discuss, not a rule). From the trends the worker cached: one
+    query and one cache read for the page, nothing computed."""
+    trends = cached_trends(versions=[row.submission.current_version for row in rows])
+    shown = []
+    for row in rows:
+        suggested = suggested_levels(
+            [
+                SeriesTrend(name=c.series.name, private=c.series.is_private, trend=c.trend)
+                for c in trends.get(row.submission.current_version_id, {}).values()
+                if c.trend is not None
+            ]
+        )
+        levels = {key: s.level for key, s in suggested.items() if s.level}
+        shown.append(
+            {
+                "row": row,
+                "suggested": [(key, suggested[key].level_name) for key in CRITERIA_KEYS if key in levels],
+                "reviews": [
+                    {
+                        "reviewer": r.reviewer,
+                        "cells": [
+                            {
+                                "level": level,
+                                "suggested": levels[key]
+                                if key in levels and level and level != levels[key]
+                                else None,
+                            }
+                            for key, level in zip(CRITERIA_KEYS, r.levels, strict=True)
+                        ],
+                    }
+                    for r in row.reviews
+                ],
+            }
+        )
+    return shown
+
+
 @login_required
 @require_GET
 def round_tally(request: HttpRequest, pk: int) -> HttpResponse:
     """The proposed awards of a round (each reviewer's levels, the combined ones, eligibility, rank) beside the
     confirmed ones; the organizer sets ranks and the rule, and confirms or overrides each award."""
     current = _tally_of(_organizer_round(request, pk))
+    page = Paginator(current.rows, TALLY_ROWS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "organizer/tally.html",
         {
             "t": current,
             # A round of a thousand tasks is read 100 rows at a time; the tally itself covers them all.
-            "page": Paginator(current.rows, TALLY_ROWS_PER_PAGE).get_page(request.GET.get("page")),
+            "page": page,
+            "shown": _beside_suggestions(page.object_list),
             "criteria": CRITERIA_KEYS,
             "rules": TallyRule.choices,
             "awards": [

@@ -347,3 +347,28 @@ def test_organizers_see_where_a_reviewer_s_level_differs_from_the_suggestion(cli
         "differs-from-suggestion"
         not in client.get(reverse("review_page", args=[reviewed.submission.pk])).content.decode()
     )
+
+
+def test_the_tally_page_marks_where_a_reviewer_s_level_differs_from_the_suggestion(
+    client, rita, olga, reviewed
+):
+    from reviews.models import Review
+
+    assignment = reviewed.submission.assignments.get()
+    save_review(
+        assignment=assignment,
+        user=rita,
+        answers=ReviewAnswers(
+            levels={**dict.fromkeys(rubric.CRITERIA_KEYS, rubric.ACCEPTED), "generality": rubric.GRAND},
+            suggested_tier="third",
+        ),
+        submit=True,
+    )
+    assert Review.objects.get().is_locked
+    from evaluation.evidence import precompute_evidence
+
+    precompute_evidence(version_id=reviewed.pk)  # the tally reads the trends the worker cached
+    client.force_login(olga)
+    html = client.get(reverse("round_tally", args=[reviewed.submission.round_id])).content.decode()
+    assert "Suggested by the evaluation: strength Grand Prize; generality Grand Prize" in html
+    assert html.count("level-differs") == 1 and "suggested: grand" in html  # strength only: generality agrees
