@@ -18,7 +18,7 @@ from evaluation.trends import ANCHORS
 from reviews.models import Assignment, Award, Review
 from reviews.selectors import tally_rule
 from submissions.models import Round, Submission
-from submissions.selectors import LISTS_SKIP
+from submissions.selectors import LISTS_SKIP, out_of_decisions
 
 UNASSIGNED = "unassigned"
 NOT_REVIEWED = "not reviewed"
@@ -97,6 +97,7 @@ class OverviewRow:
     levels: dict[str, str | None] = field(default_factory=dict)  # criterion key → combined level
     suggested_tiers: Counter = field(default_factory=Counter)  # tier → how many submitted reviews suggest it
     award: str = ""  # the tier an organizer confirmed in the round's tally, if any
+    not_kept: bool = False  # its team, asked to choose, did not keep it: out of the round's decisions
 
     @property
     def version(self):
@@ -178,6 +179,9 @@ def overview_of(*, round: Round) -> Overview:
         row.levels = {
             key: tally.combine(levels[submission_id].get(key, []), rule) for key in rubric.CRITERIA_KEYS
         }
+    for submission_id in out_of_decisions(round_ids=[round.pk]):
+        if submission_id in rows and not rows[submission_id].withdrawn:
+            rows[submission_id].not_kept = True
     for submission_id, tier in Award.objects.filter(round=round).values_list("submission_id", "tier"):
         if submission_id in rows:
             rows[submission_id].award = tier
@@ -267,6 +271,7 @@ def as_json(overview: Overview, rows: list[OverviewRow], query: OverviewQuery) -
                 "metric": row.version.metric,
                 "examples": row.version.example_count,
                 "withdrawn": row.withdrawn,
+                "not_kept": row.not_kept,
                 "series": {s.name: _series_export(row.series[s.pk]) for s in overview.series},
                 "reviews": {
                     "status": row.review_status,

@@ -52,9 +52,9 @@ def review_status(assignment: Assignment) -> str:
 def assigned_to(user: AbstractBaseUser) -> Q:
     """The submissions assigned to ``user`` for review, as a filter on submissions; an assignment that became
     conflicted after it was made (a conflict declared or set later, a domain listed later) no longer opens it."""
+    if not has_role(user, Role.REVIEWER):  # a reviewer whose role was revoked reads nothing any more
+        return Q(pk__in=[])
     granted = Q(assignments__reviewer=user)
-    if not has_role(user, Role.REVIEWER):
-        return granted
     blocked = conflicted_assignments(user)
     return granted & ~Q(pk__in=blocked) if blocked else granted
 

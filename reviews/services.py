@@ -31,7 +31,7 @@ from reviews.models import (
 )
 from reviews.selectors import conflict_reason, conflicts_between, is_public_webmail, reviewers
 from submissions.models import Round, Submission
-from submissions.selectors import version_examples
+from submissions.selectors import out_of_decisions, version_examples
 
 DEFAULT_REVIEWERS_PER_SUBMISSION = 3
 
@@ -445,8 +445,11 @@ def assign_reviewers_automatically(
 
 
 def _plan(*, round: Round, per_submission: int, seed: int) -> AssignmentPlan:
-    submissions = list(  # a withdrawn submission is no longer reviewed: it gets no new reviewer
-        Submission.objects.filter(round=round, withdrawn_at__isnull=True)
+    # A withdrawn submission, or one its team chose not to keep, is no longer reviewed: it gets no new reviewer.
+    out = out_of_decisions(round_ids=[round.pk])
+    submissions = list(
+        Submission.objects.filter(round=round)
+        .exclude(pk__in=out)
         .select_related("current_version")
         .order_by("pk")
     )
@@ -459,9 +462,11 @@ def _plan(*, round: Round, per_submission: int, seed: int) -> AssignmentPlan:
 
     load: Counter[int] = Counter(dict.fromkeys(by_pk, 0))
     holders: dict[int, set[int]] = {s.pk: set() for s in submissions}  # submission -> reviewers on it
-    for assignment in Assignment.objects.filter(
-        submission__round=round, submission__withdrawn_at__isnull=True
-    ).select_related("reviewer"):
+    for assignment in (
+        Assignment.objects.filter(submission__round=round)
+        .exclude(submission__in=out)
+        .select_related("reviewer")
+    ):
         holders[assignment.submission_id].add(assignment.reviewer_id)
         if assignment.reviewer_id in by_pk:
             load[assignment.reviewer_id] += 1

@@ -145,7 +145,7 @@ def test_the_json_gives_every_submission_with_its_verdicts_reviews_and_levels(cl
     ]
     both, public_only, pending = data["submissions"]
     assert set(both) == {
-        "submission", "version", "task", "team", "metric", "examples", "withdrawn", "series", "reviews",
+        "submission", "version", "task", "team", "metric", "examples", "withdrawn", "not_kept", "series", "reviews",
         "levels", "grand_criteria", "suggested_tiers", "award",
     }  # fmt: skip
     assert (both["task"], both["team"], both["metric"], both["examples"]) == (
@@ -428,3 +428,21 @@ def test_the_page_shows_a_hundred_rows_at_a_time_and_the_exports_every_row(
     assert "Public only" in second and "Both inverse" not in second
     assert "sort=task" in second.split('rel="prev"')[1].split(">")[0]  # paging keeps the filters and the sort
     assert len(get_json(client, contest["round"], sort="task")["submissions"]) == 3
+
+
+def test_a_submission_its_team_did_not_keep_is_marked(client, olga, contest):
+    from django.utils import timezone
+
+    from submissions.models import KeepRequest, Submission
+
+    both = contest["both"]
+    Submission.objects.filter(pk=contest["public_only"].pk).update(team=both.team)
+    request = KeepRequest.objects.create(
+        round=contest["round"], team=both.team, requested_by=olga, chosen_at=timezone.now()
+    )
+    request.kept.add(both)
+    client.force_login(olga)
+    rows = {row["task"]: row for row in get_json(client, contest["round"])["submissions"]}
+    assert rows["Public only"]["not_kept"] and not rows["Both inverse"]["not_kept"]
+    page = client.get(reverse("round_overview", args=[contest["round"].pk])).content.decode()
+    assert page.count(">not kept</span>") == 1

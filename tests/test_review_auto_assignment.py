@@ -245,3 +245,33 @@ def test_a_withdrawn_submission_gets_no_reviewer(olga, open_round, django_captur
     Submission.objects.filter(pk=gone.pk).update(withdrawn_at=timezone.now())
     assign_reviewers_automatically(round=open_round, by=olga, per_submission=2)
     assert kept.assignments.count() == 2 and gone.assignments.count() == 0
+
+
+def test_a_submission_its_team_did_not_keep_gets_no_reviewer(olga, open_round):
+    from django.utils import timezone
+
+    from accounts.models import Role
+    from accounts.services import grant_role
+    from reviews.services import assign_reviewers_automatically
+    from submissions.models import KeepRequest
+    from submissions.services import TaskUpload, submit_task
+    from tests.factories import ANSWERS, ContestantFactory, UserFactory, make_task_csv
+
+    for name in ("ravi", "rosa"):
+        grant_role(user=UserFactory(username=name), role=Role.REVIEWER)
+    kim = ContestantFactory(username="kim")
+    kept, dropped = [
+        submit_task(
+            user=kim,
+            round=open_round,
+            answers=ANSWERS,
+            upload=TaskUpload(name="t.csv", data=make_task_csv(n)),
+        ).submission
+        for n in (300, 301)
+    ]
+    request = KeepRequest.objects.create(
+        round=open_round, team=kept.team, requested_by=olga, chosen_at=timezone.now()
+    )
+    request.kept.add(kept)
+    assign_reviewers_automatically(round=open_round, by=olga, per_submission=2)
+    assert kept.assignments.count() == 2 and dropped.assignments.count() == 0

@@ -498,3 +498,18 @@ def test_the_dashboard_shows_each_rounds_review_deadline_anywhere_on_earth(
         in page
     )
     assert "left</span>" in page.split('id="review-deadlines"')[1]
+
+
+def test_a_reviewer_whose_role_is_revoked_no_longer_opens_an_assigned_submission(
+    client, rita, olga, assignment
+):
+    from accounts.services import revoke_role
+
+    client.force_login(rita)
+    assert client.get(_review_url(assignment.submission)).status_code == 200
+    revoke_role(user=rita, role=Role.REVIEWER, by=olga)
+    for url in (
+        _review_url(assignment.submission),
+        reverse("submission_detail", args=[assignment.submission.pk]),
+    ):
+        assert client.get(url).status_code == 404
