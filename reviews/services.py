@@ -107,13 +107,13 @@ class ReviewAnswers:
     suggested_tier: str = ""
 
 
-def _missing_for_submission(answers: ReviewAnswers, criteria: list[dict]) -> dict[str, str]:
+def _missing_for_submission(
+    levels: dict[str, str], suggested_tier: str, criteria: list[dict]
+) -> dict[str, str]:
     missing = {
-        f"level_{c['key']}": f"Choose a level for {c['name']}."
-        for c in criteria
-        if not answers.levels.get(c["key"])
+        f"level_{c['key']}": f"Choose a level for {c['name']}." for c in criteria if not levels.get(c["key"])
     }
-    if not answers.suggested_tier:
+    if not suggested_tier:
         missing["suggested_tier"] = "Suggest a tier."
     return missing
 
@@ -131,7 +131,7 @@ def save_review(
     review = _save_draft(assignment=assignment, user=user, answers=answers)
     if not submit:
         return review
-    if missing := _missing_for_submission(_answers_of(review), review.rubric.criteria):
+    if missing := _missing_for_submission(review.levels, review.suggested_tier, review.rubric.criteria):
         raise IncompleteReview(missing, review=review)
     now = timezone.now()
     if not Review.objects.filter(pk=review.pk, status=Review.Status.DRAFT).update(
@@ -140,16 +140,6 @@ def save_review(
         raise ReviewLocked("This review is submitted and locked; an organizer can unlock it.")
     review.status, review.submitted_at = Review.Status.SUBMITTED, now
     return review
-
-
-def _answers_of(review: Review) -> ReviewAnswers:
-    return ReviewAnswers(
-        levels=review.levels,
-        criterion_comments=review.criterion_comments,
-        comment_for_authors=review.comment_for_authors,
-        confidential_comment=review.confidential_comment,
-        suggested_tier=review.suggested_tier,
-    )
 
 
 @transaction.atomic
@@ -328,14 +318,20 @@ def declare_conflict(
     reason: str = "",
 ) -> Conflict:
     """A reviewer declares that they must not review a team's submissions (or those of a contestant's team)."""
-    check_conflict(reviewer=reviewer, team=team, person=person)
-    return Conflict.objects.create(
+    return _record_conflict(
         reviewer=reviewer,
         team=team,
         person=person,
-        reason=reason.strip(),
+        reason=reason,
         source=Conflict.Source.DECLARED,
-        created_by=reviewer,
+        by=reviewer,
+    )
+
+
+def _record_conflict(*, reviewer, team, person, reason: str, source: str, by: AbstractBaseUser) -> Conflict:
+    check_conflict(reviewer=reviewer, team=team, person=person)
+    return Conflict.objects.create(
+        reviewer=reviewer, team=team, person=person, reason=reason.strip(), source=source, created_by=by
     )
 
 
@@ -356,14 +352,8 @@ def set_conflict(
 ) -> Conflict:
     if not is_organizer(by):
         raise PermissionDenied("Only organizers set conflicts of interest.")
-    check_conflict(reviewer=reviewer, team=team, person=person)
-    return Conflict.objects.create(
-        reviewer=reviewer,
-        team=team,
-        person=person,
-        reason=reason.strip(),
-        source=Conflict.Source.ORGANIZER,
-        created_by=by,
+    return _record_conflict(
+        reviewer=reviewer, team=team, person=person, reason=reason, source=Conflict.Source.ORGANIZER, by=by
     )
 
 
