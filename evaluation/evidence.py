@@ -442,7 +442,7 @@ def cached_trends(*, versions: list[SubmissionVersion]) -> dict[int, dict[int, C
     by_id = {version.pk: version for version in versions}
     evidences: dict[int, dict[int, SeriesEvidence]] = {pk: {} for pk in by_id}
     # In the version page's order, so the keys are those its views and the worker cached.
-    for run in selectors.runs_of_versions(version_ids=list(by_id)):
+    for run in selectors.listed_runs_of_versions(version_ids=list(by_id)):
         per_version = evidences[run.version_id]
         if run.model.series_id not in per_version:
             per_version[run.model.series_id] = SeriesEvidence(

@@ -416,14 +416,14 @@ def round_tally(
         .defer(*LISTS_SKIP)
         .order_by("pk")
     )
-    reviews: dict[int, list[Review]] = defaultdict(list)
-    for review in (
+    # (reviewer's username, levels) per submission: plain values, a round has thousands of reviews.
+    reviews: dict[int, list[tuple[str, dict]]] = defaultdict(list)
+    for submission_id, reviewer, levels in (
         Review.objects.filter(status=Review.Status.SUBMITTED, assignment__submission__round__in=covered)
-        .select_related("assignment__reviewer")
-        .only("levels", "assignment__submission", "assignment__reviewer__username")
         .order_by("assignment__assigned_at", "pk")
+        .values_list("assignment__submission_id", f"assignment__reviewer__{User.USERNAME_FIELD}", "levels")
     ):
-        reviews[review.assignment.submission_id].append(review)
+        reviews[submission_id].append((reviewer, levels))
     if ranks is None:
         ranks = dict(
             OrganizerRank.objects.filter(submission__round__in=covered).values_list("submission_id", "rank")
@@ -439,7 +439,7 @@ def round_tally(
             tally.Candidate(
                 submission=s.pk,
                 round=number_of[s.round_id],
-                reviews=tuple(review.levels for review in reviews[s.pk]),
+                reviews=tuple(levels for _, levels in reviews[s.pk]),
                 rank=ranks.get(s.pk),
             )
             for s in submissions
@@ -454,11 +454,8 @@ def round_tally(
             line=line,
             submission=by_id[line.submission],
             reviews=[
-                ReviewerLevels(
-                    reviewer=review.assignment.reviewer.get_username(),
-                    levels=[review.levels.get(key) for key in CRITERIA_KEYS],
-                )
-                for review in reviews[line.submission]
+                ReviewerLevels(reviewer=reviewer, levels=[levels.get(key) for key in CRITERIA_KEYS])
+                for reviewer, levels in reviews[line.submission]
             ],
             award=awards.get((round.pk, line.submission)),
         )
