@@ -38,8 +38,9 @@ from evaluation.evidence import private_evidence
 from evaluation.models import ModelSeries, SeriesRelease
 from evaluation.plots import PngExportUnavailable
 from reviews.models import Award, FeedbackEmail, FeedbackRelease, FeedbackTemplate, Review, Tier
+from reviews.selectors import tally_rounds
 from submissions.models import Round, Submission
-from submissions.selectors import is_team_member
+from submissions.selectors import is_team_member, out_of_decisions
 
 logger = logging.getLogger(__name__)
 
@@ -210,15 +211,21 @@ def _private_series(submission: Submission, *, with_images: bool) -> tuple[list[
 
 
 def feedback_context(
-    *, submission: Submission, award: Award | None, reviews: list[Review], recipient: str
+    *,
+    submission: Submission,
+    award: Award | None,
+    reviews: list[Review],
+    recipient: str,
+    round: Round | None = None,
 ) -> dict:
     """The placeholders of the e-mail (plain data only: the wording is organizers' text, and a template can
-    reach only what it is given)."""
+    reach only what it is given). ``round`` is the round whose feedback this is (the submission's own unless
+    the final round's tally decided it again)."""
     tier = award.tier if award else None
     return {
         "recipient": recipient,
         "task_name": submission.current_version.task_name,
-        "round_name": submission.round.name,
+        "round_name": (round or submission.round).name,
         "tier": tier_wording(tier),
         "prize_usd": tally.AMOUNT_USD.get(tier or ""),
         "accepted": tier in (*tally.PRIZES, Tier.ACCEPTED),
@@ -234,15 +241,20 @@ def render_feedback(
     recipient: str,
     wording: Wording | None = None,
     with_images: bool = True,
+    round: Round | None = None,
 ) -> FeedbackMessage:
-    """The e-mail to one contestant about one submission, as it will be (or was) sent."""
+    """The e-mail to one contestant about one submission in ``round``'s feedback (the submission's own round
+    unless given: the final round's feedback also tells round 1's authors the final decision), as it will be
+    (or was) sent."""
     wording = wording or feedback_wording()
-    award = Award.objects.filter(submission=submission, round=submission.round_id).first()
+    round = round or submission.round
+    award = Award.objects.filter(submission=submission, round=round).first()
     context = feedback_context(
         submission=submission,
         award=award,
         reviews=_submitted_reviews([submission.pk]).get(submission.pk, []),
         recipient=recipient,
+        round=round,
     )
     context["series"], images = _private_series(submission, with_images=with_images)
     text_engine, html_engine = _engine(autoescape=False), _engine(autoescape=True)
@@ -257,16 +269,33 @@ def render_feedback(
     )
 
 
+def rounds_deciding(submission: Submission) -> list[Round]:
+    """The rounds whose feedback speaks of the submission: its own and, for a round-1 submission, the final
+    round, whose tally may upgrade it."""
+    rounds = tally_rounds()
+    if submission.round not in rounds:
+        return [submission.round]
+    return rounds[rounds.index(submission.round) :]
+
+
 def feedback_for(*, user: AbstractBaseUser, submission: Submission) -> dict | None:
-    """What the version page shows the team of the submission once its round's feedback is released (None
-    before, and for anyone else): the tier and the reviewers' comments for the authors. Three queries at
-    most, whatever the number of reviews."""
+    """What the version page shows the team of the submission once feedback about it is released (None
+    before, and for anyone else): the tier of the latest released decision and the reviewers' comments for the
+    authors. Four queries at most, whatever the number of reviews."""
     if not is_team_member(user=user, submission=submission):
         return None
-    if not FeedbackRelease.objects.filter(round=submission.round_id).exists():
+    release = (
+        FeedbackRelease.objects.filter(round__in=rounds_deciding(submission))
+        .select_related("round")
+        .order_by("-round__deadline", "-round_id")
+        .first()
+    )
+    if release is None:
         return None
-    award = Award.objects.filter(submission=submission, round=submission.round_id).first()
+    award = Award.objects.filter(submission=submission, round=release.round_id).first()
     return {
+        "round": release.round.name,
+        "final": release.round_id != submission.round_id,
         "tier": tier_wording(award.tier if award else None),
         "reviews": reviews_for_authors(_submitted_reviews([submission.pk]).get(submission.pk, [])),
     }
@@ -275,9 +304,22 @@ def feedback_for(*, user: AbstractBaseUser, submission: Submission) -> dict | No
 # Releasing -----------------------------------------------------------------------------------------------------
 
 
+def covered_rounds(round: Round) -> list[Round]:
+    """The rounds whose submissions ``round``'s feedback speaks to: the final round's tally decides round 1's
+    submissions again (the rules let it upgrade them), so its feedback goes to their authors as well."""
+    rounds = tally_rounds()
+    if round not in rounds:
+        return [round]
+    return rounds[: rounds.index(round) + 1]
+
+
 def _submissions_of(round: Round):
+    """The submissions that get feedback in ``round``'s release: those its tally decides (withdrawn ones and
+    those their team chose not to keep compete for nothing, and are told nothing)."""
+    covered = [r.pk for r in covered_rounds(round)]
     return (
-        Submission.objects.filter(round=round, withdrawn_at__isnull=True, current_version__isnull=False)
+        Submission.objects.filter(round__in=covered, withdrawn_at__isnull=True, current_version__isnull=False)
+        .exclude(pk__in=out_of_decisions(round_ids=covered))
         .select_related("round", "team", "current_version")
         .order_by("pk")
     )
@@ -364,7 +406,10 @@ def release_feedback(*, round: Round, by: AbstractBaseUser, dry_run: bool = Fals
     with transaction.atomic():
         FeedbackRelease.objects.get_or_create(round=round, defaults={"released_by": by})
         for series in ModelSeries.objects.filter(visibility=ModelSeries.Visibility.PRIVATE):
-            SeriesRelease.objects.get_or_create(series=series, round=round, defaults={"released_by": by})
+            for covered in covered_rounds(round):
+                SeriesRelease.objects.get_or_create(
+                    series=series, round=covered, defaults={"released_by": by}
+                )
         wording = feedback_wording()
         new = [
             FeedbackEmail(
@@ -372,7 +417,7 @@ def release_feedback(*, round: Round, by: AbstractBaseUser, dry_run: bool = Fals
                 submission=r.submission,
                 recipient=r.user,
                 to=r.user.email,
-                subject=_subject(wording, r),
+                subject=_subject(wording, r, round),
             )
             for r in recipients
             if r.email is None
@@ -393,13 +438,14 @@ def release_feedback(*, round: Round, by: AbstractBaseUser, dry_run: bool = Fals
     )
 
 
-def _subject(wording: Wording, recipient: Recipient) -> str:
+def _subject(wording: Wording, recipient: Recipient, round: Round) -> str:
     try:
         return render_feedback(
             submission=recipient.submission,
             recipient=recipient.user.get_username(),
             wording=Wording(subject=wording.subject, text="", html=""),
             with_images=False,
+            round=round,
         ).subject[:300]
     except Exception:  # the log shows the subject when it is sent; a broken one fails then, with its reason
         return ""
@@ -440,7 +486,9 @@ def send_feedback_email(*, email_id: int) -> bool:
     context = {"feedback_email": email_id, "submission": email.submission_id, "recipient": email.to}
     try:
         submission = _submissions_of(email.round).get(pk=email.submission_id)
-        rendered = render_feedback(submission=submission, recipient=email.recipient.get_username())
+        rendered = render_feedback(
+            submission=submission, recipient=email.recipient.get_username(), round=email.round
+        )
         message = _message(rendered, to=email.to)
         message.send()
     except Exception as error:  # whatever failed is logged and shown in the log, where it can be retried

@@ -73,7 +73,7 @@ def feedback_preview(request: HttpRequest, pk: int, submission_id: int) -> HttpR
     first = recipients[0]
     try:
         message = feedback.render_feedback(
-            submission=first.submission, recipient=first.user.get_username(), with_images=False
+            submission=first.submission, recipient=first.user.get_username(), with_images=False, round=round
         )
     except Exception as error:  # a wording that parses may still fail on these data: say so, do not crash
         messages.error(request, f"The e-mail's wording does not render: {error}")

@@ -343,3 +343,63 @@ def test_a_real_worker_sends_each_feedback_email_once_across_two_releases(
     assert sorted(e.to for e in FeedbackEmail.objects.all()) == ["alice@example.org", "bob@example.org"]
     assert all("Comment 1 for the authors" in text and CONFIDENTIAL not in text for text in sent)
     assert all("Content-ID: <secret-lab-scaling@feedback>" in text for text in sent)  # Debian's chromium
+
+
+@pytest.fixture
+def final_round(db, open_round):
+    """The second, final round: its tally decides round 1's submissions again (they may be upgraded)."""
+    import datetime as dt
+
+    from tests.factories import RoundFactory
+
+    return RoundFactory(name="Round 2 (final)", deadline=open_round.deadline + dt.timedelta(days=60))
+
+
+@pytest.mark.django_db
+def test_the_final_release_tells_round_one_authors_the_final_decision(
+    client, world, alice, bob, olga, open_round, final_round, django_capture_on_commit_callbacks
+):
+    ours, theirs = world
+    _release(open_round, olga, django_capture_on_commit_callbacks)
+    mail.outbox.clear()
+    # The final tally upgrades alice's task; charlie's stays out.
+    with pytest.raises(Exception, match=f"#{ours.pk}"):  # every task it decides needs its award first
+        feedback.release_feedback(round=final_round, by=olga)
+    Award.objects.create(submission=ours, round=final_round, tier="grand", decided_by=olga)
+    Award.objects.create(submission=theirs, round=final_round, tier="none", decided_by=olga)
+
+    _release(final_round, olga, django_capture_on_commit_callbacks)
+
+    to_alice = [m for m in mail.outbox if m.to == [alice.email]]
+    assert len(to_alice) == 1 and "Round 2 (final)" in to_alice[0].subject
+    assert "Grand prize" in to_alice[0].subject or "Grand Prize" in to_alice[0].subject
+    assert {tuple(m.to) for m in mail.outbox} == {(alice.email,), (bob.email,), (theirs.created_by.email,)}
+    client.force_login(bob)
+    page = client.get(reverse("submission_detail", args=[ours.pk])).content.decode()
+    assert "final round (Round 2 (final))" in page and "Grand" in page and "Second prize" not in page
+
+    _release(final_round, olga, django_capture_on_commit_callbacks)  # again: nobody is written to twice
+    assert len([m for m in mail.outbox if m.to == [alice.email]]) == 1
+
+
+@pytest.mark.django_db
+def test_a_submission_its_team_did_not_keep_neither_blocks_the_release_nor_gets_feedback(
+    world, alice, charlie, olga, open_round, valid_csv, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from submissions.models import KeepRequest
+
+    ours, theirs = world
+    with django_capture_on_commit_callbacks(execute=False):
+        dropped = _submission(charlie, open_round, valid_csv, name="Charlie's second task")
+    request = KeepRequest.objects.create(
+        round=open_round, team=theirs.team, requested_by=olga, chosen_by=charlie, chosen_at=timezone.now()
+    )
+    request.kept.add(theirs)
+
+    _release(open_round, olga, django_capture_on_commit_callbacks)
+
+    assert "Charlie's second task" not in [m.subject for m in mail.outbox]
+    assert not FeedbackEmail.objects.filter(submission=dropped).exists()
+    assert FeedbackEmail.objects.filter(submission=theirs).exists()
