@@ -149,7 +149,7 @@ class World:
         from accounts.services import invitation_token
 
         invitation = Invitation.objects.create(
-            email="new@example.org", role="reviewer", invited_by=self.submission.created_by
+            email="new@example.org", role="reviewer", invited_by=self.organizer
         )
         return invitation_token(invitation)
 
@@ -638,6 +638,11 @@ def test_a_conflict_the_reviewer_declared_closes_the_submission_as_one_an_organi
     assert len(got) > 20 and got == expected
 
 
+def _body(response) -> str:
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return body.decode("utf-8", "replace")
+
+
 PRIVATE_NAMES = ("Secret Lab", "secret-0", "secret-1", "secret-2")  # the private series and its models
 
 
@@ -651,15 +656,39 @@ def test_a_private_series_not_released_is_in_nothing_its_authors_receive(client,
                 continue  # (a released series is the team's to see)
             if case.prepare:
                 case.prepare(world)
-            response = client.get(case.url(world))
-            body = b"".join(response.streaming_content) if response.streaming else response.content
+            body = _body(client.get(case.url(world)))
             for secret in PRIVATE_NAMES:
-                assert secret.encode() not in body, f"{who} reads {secret!r} in {name}"
+                assert secret not in body, f"{who} reads {secret!r} in {name}"
     for who in ("rhea", "olga"):
         client.force_login(people[who])
         for view in ("results_json", "results_csv"):
             body = client.get(reverse(view, args=[world.submission.pk, 1])).content.decode()
             assert "Secret Lab" in body and "secret-0" in body, (who, view)
+
+
+# Who wrote alice's submission, in every form it could take: the team's members, their names and addresses,
+# the team, the authors' answer.
+AUTHORS = re.compile(r"\b(alice|bob)\b|Alice Example|Team alice", re.IGNORECASE)  # their addresses too
+
+
+def test_nothing_the_assigned_reviewer_opens_names_the_authors(client, people, world):
+    """Every page, file and image of the matrix that rhea opens (a new URL included, once it has a policy) is
+    blind: no author's username, name or address, nor their team's name, in the body or a header."""
+    client.force_login(people["rhea"])
+    opened = []
+    for name, case in CASES.items():
+        if case.method != GET or case.expected["rhea"] != 200 or case.expected["anonymous"] == 200:
+            continue  # (public pages are everyone's: their examples may name anyone)
+        if case.prepare:
+            case.prepare(world)
+        response = client.get(case.url(world))
+        headers = " ".join(f"{key}: {value}" for key, value in response.headers.items())
+        found = AUTHORS.search(headers + " " + _body(response))
+        assert found is None, f"{name} names {found.group(0)!r} to the assigned reviewer"
+        opened.append(name)
+    assert len(opened) > 20
+    client.force_login(people["bob"])  # the same pages name them to the team: the check above can fail
+    assert AUTHORS.search(_body(client.get(reverse("submission_detail", args=[world.submission.pk]))))
 
 
 def test_a_hidden_run_answers_like_a_missing_one(client, alice, charlie, world):
