@@ -9,7 +9,14 @@ from django.db.models import Count, F, FloatField, OuterRef, Q, QuerySet, Subque
 from django.db.models.functions import Length, Right, Substr
 
 from accounts.selectors import is_organizer
-from evaluation.models import EvaluationRun, ExampleResult, ExampleText, ModelSeries, queue_name
+from evaluation.models import (
+    EvaluationRun,
+    ExampleResult,
+    ExampleText,
+    ModelSeries,
+    Reproduction,
+    queue_name,
+)
 from submissions.models import Submission
 from submissions.selectors import is_reviewer_of, submissions_visible_to
 
@@ -53,6 +60,23 @@ def runs_visible_to(user: AbstractBaseUser, *, version, series_id: int | None = 
 def runs_of(*, version) -> list[EvaluationRun]:
     """Every run of the version, whoever may see it (for work done on everyone's behalf)."""
     return _by_series_and_size(EvaluationRun.objects.filter(version=version))
+
+
+def reproductions_of(*, version) -> list:
+    """The version's reproductions, oldest first, with who made them and their version (one query)."""
+    return list(
+        Reproduction.objects.filter(version=version).select_related(
+            "created_by", "version__submission__round"
+        )
+    )
+
+
+def runs_of_reproductions(*, reproductions: list) -> dict[int, list[EvaluationRun]]:
+    """Per reproduction id, its runs in the order of ``runs_of`` (one query for all)."""
+    by_reproduction: dict[int, list[EvaluationRun]] = {r.pk: [] for r in reproductions}
+    for run in _by_series_and_size(EvaluationRun.objects.filter(reproduction__in=list(by_reproduction))):
+        by_reproduction[run.reproduction_id].append(run)
+    return by_reproduction
 
 
 def runs_of_versions(*, version_ids: list[int]) -> list[EvaluationRun]:
