@@ -459,6 +459,72 @@ MATRIX["review_unlock (missing id)"] = (
 )
 
 
+# --- Reproductions (issue #13) ----------------------------------------------------------------------------
+# Organizers and the assigned reviewer alone see or attach a reproduction; the team, another team and a reviewer
+# not assigned are answered as for a page that does not exist.
+def _reproduction(w) -> int:
+    """The id of a reproduction of the submission that olga attached (attached on first use)."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from evaluation.models import Reproduction
+    from evaluation.services import create_reproduction
+
+    found = Reproduction.objects.filter(version__submission=w.submission).first()
+    if found is None:
+        with transaction.atomic():
+            found = create_reproduction(
+                user=get_user_model().objects.get(username="olga"),
+                submission=w.submission,
+                upload=TaskUpload(name="remake.csv", data=make_task_csv(310)),
+            )
+    return found.pk
+
+
+SEES_REPRODUCTIONS = {**SEES_NOTHING, "rhea": 200, "olga": 200}
+MATRIX |= {
+    "reproductions": (GET, lambda w: reverse("reproductions", args=[w.submission.pk]), SEES_REPRODUCTIONS),
+    # An empty POST is a form without its file: shown again with the reason.
+    "reproductions (attaching)": (
+        POST,
+        lambda w: reverse("reproductions", args=[w.submission.pk]),
+        SEES_REPRODUCTIONS,
+    ),
+    "reproduction_status": (
+        GET,
+        lambda w: reverse("reproduction_status", args=[w.submission.pk, _reproduction(w)]),
+        SEES_REPRODUCTIONS,
+    ),
+    "reproduction_fragment": (
+        GET,
+        lambda w: reverse("reproduction_fragment", args=[w.submission.pk, _reproduction(w)]),
+        SEES_REPRODUCTIONS,
+    ),
+    "reproduction_download": (
+        GET,
+        lambda w: reverse("reproduction_download", args=[w.submission.pk, _reproduction(w)]),
+        SEES_REPRODUCTIONS,
+    ),
+    "reproductions (missing id)": (GET, lambda w: reverse("reproductions", args=[MISSING]), SEES_NOTHING),
+    "reproduction_status (missing id)": (
+        GET,
+        lambda w: reverse("reproduction_status", args=[w.submission.pk, MISSING]),
+        SEES_NOTHING,
+    ),
+    "reproduction_fragment (missing id)": (
+        GET,
+        lambda w: reverse("reproduction_fragment", args=[w.submission.pk, MISSING]),
+        SEES_NOTHING,
+    ),
+    "reproduction_download (missing id)": (
+        GET,
+        lambda w: reverse("reproduction_download", args=[w.submission.pk, MISSING]),
+        SEES_NOTHING,
+    ),
+}
+# --- end of reproductions ---------------------------------------------------------------------------------
+
+
 @pytest.fixture
 def world(submission, open_round, series, png_export, rhea, charlie):
     from reviews.services import declare_conflict
