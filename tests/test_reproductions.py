@@ -321,3 +321,78 @@ def test_a_withdrawn_submission_takes_no_reproduction(version, olga, alice):
     version.submission.refresh_from_db()
     with pytest.raises(PermissionDenied):
         reproduce(version, olga)
+
+
+# --- Through the real Redis broker and a real Celery worker ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_reproduction_uploaded_by_a_reviewer_is_evaluated_by_the_worker_and_compared(
+    celery_worker_process, client, alice, olga, open_round, tiny_series
+):
+    import io
+
+    import pandas as pd
+
+    from accounts.models import Role
+    from accounts.services import grant_role
+    from evaluation.evidence import reproduction_evidence
+    from reviews.services import assign_reviewer
+    from tests.conftest import DEMO_TASKS
+    from tests.runs_support import wait_for
+
+    data = (DEMO_TASKS / "1-proverb-ending.csv").read_bytes()
+    with transaction.atomic():
+        version = submit_task(
+            user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="p.csv", data=data)
+        )
+    wait_for(lambda: all(r.is_finished for r in version.runs.all()), seconds=600, what="the version's runs")
+    rhea = UserFactory(username="rhea")
+    grant_role(user=rhea, role=Role.REVIEWER)
+    assign_reviewer(submission=version.submission, reviewer=rhea, by=olga)
+    # A reviewer's remake: 400 examples of the same kind, written apart from the authors' file.
+    remake = io.StringIO()
+    pd.read_csv(io.BytesIO(data)).iloc[::2].head(400).to_csv(remake, index=False)
+
+    client.force_login(rhea)
+    response = client.post(
+        reverse("reproductions", args=[version.submission.pk]),
+        {
+            "task_file": SimpleUploadedFile(
+                "remake.csv", remake.getvalue().encode(), content_type="text/csv"
+            ),
+            "note": "Proverbs with a twisted ending, written from the description.",
+        },
+    )
+    assert response.status_code == 302
+    reproduction = Reproduction.objects.get()
+    runs = EvaluationRun.objects.filter(reproduction=reproduction)
+    assert runs.count() == 3
+    wait_for(lambda: all(r.is_finished for r in runs.all()), seconds=600, what="the reproduction's runs")
+    assert set(runs.values_list("status", flat=True)) == {"succeeded"}
+    assert all(run.examples.count() == 400 for run in runs)
+    assert version.runs.count() == 3  # the version's own runs are untouched
+    assert not EvaluationRun.objects.filter(version=version, reproduction__isnull=False).exists()
+
+    shown = reproduction_evidence(user=rhea, reproduction=reproduction)
+    (comparison,) = shown.comparisons
+    assert comparison.outcome == compare_trends(
+        original=comparison.original, reproduction=comparison.reproduction
+    )
+    page = _text(client.get(reverse("review_page", args=[version.submission.pk])))
+    assert f'data-outcome="{comparison.outcome}">{comparison.line}' in page.replace("&quot;", '"')
+    assert f"Tiny GPT-2: {comparison.outcome} — reproduction slope " in page
+    # The team's one results e-mail came of the version's runs; the reproduction's runs sent none.
+    from evaluation.models import ResultsEmail
+
+    wait_for(
+        lambda: ResultsEmail.objects.filter(version=version, sent_at__isnull=False).exists(), seconds=120
+    )
+    sent = [
+        message
+        for f in celery_worker_process.mail_dir.glob("*.log")
+        for message in f.read_text().split("-" * 79)
+        if message.strip()
+    ]
+    assert sum("Every model has finished evaluating" in message for message in sent) == 1
+    assert not any("eproduction" in message for message in sent)
