@@ -396,3 +396,31 @@ def test_a_reproduction_uploaded_by_a_reviewer_is_evaluated_by_the_worker_and_co
     ]
     assert sum("Every model has finished evaluating" in message for message in sent) == 1
     assert not any("eproduction" in message for message in sent)
+
+
+def test_the_sweeper_gives_up_on_a_silent_reproduction_run_without_an_email(version, olga, settings):
+    import datetime as dt
+
+    from evaluation.models import ResultsEmail
+    from evaluation.services import claim_run, requeue_stale_runs
+
+    run = reproduce(version, olga).runs.first()
+    claim_run(run_id=run.pk, worker="test")
+    EvaluationRun.objects.filter(pk=run.pk).update(attempts=settings.EVALUATION_MAX_ATTEMPTS)
+    run.refresh_from_db()
+    later = run.heartbeat_at + dt.timedelta(seconds=settings.EVALUATION_HEARTBEAT_TIMEOUT + 1)
+    assert requeue_stale_runs(now=later) == (0, 1)
+    run.refresh_from_db()
+    assert run.status == "failed" and "stopped responding" in run.failure_reason
+    assert not ResultsEmail.objects.exists()
+
+
+def test_the_runs_of_a_withdrawn_submissions_reproduction_are_not_started(version, olga, alice):
+    from evaluation.services import claim_run
+    from submissions.services import withdraw_submission
+
+    run = reproduce(version, olga).runs.first()
+    withdraw_submission(user=alice, submission=version.submission)
+    assert claim_run(run_id=run.pk, worker="test") is None
+    run.refresh_from_db()
+    assert run.status == "queued"
