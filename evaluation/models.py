@@ -192,6 +192,12 @@ class EvaluationRun(models.Model):
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
 
+# The runs, of a version or of a reproduction, whose submission is not withdrawn (those a worker may start).
+OF_SUBMISSIONS_NOT_WITHDRAWN = models.Q(version__submission__withdrawn_at__isnull=True) & models.Q(
+    reproduction__version__submission__withdrawn_at__isnull=True
+)
+
+
 class ExampleResult(models.Model):
     """The value of one example of a run, with what the model gave each class."""
 

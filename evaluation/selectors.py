@@ -10,6 +10,7 @@ from django.db.models.functions import Length, Right, Substr
 
 from accounts.selectors import is_organizer
 from evaluation.models import (
+    OF_SUBMISSIONS_NOT_WITHDRAWN,
     EvaluationRun,
     ExampleResult,
     ExampleText,
@@ -173,7 +174,7 @@ def queue_places(runs: list[EvaluationRun]) -> dict[int, QueuePlace]:
         return {}
     series_fields = ("model__series__backend", "model__series__visibility")
     waiting = (
-        EvaluationRun.objects.filter(status=Status.QUEUED, version__submission__withdrawn_at__isnull=True)
+        EvaluationRun.objects.filter(OF_SUBMISSIONS_NOT_WITHDRAWN, status=Status.QUEUED)
         .order_by("queued_at", "pk")
         .values("pk", *series_fields)
     )

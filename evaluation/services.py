@@ -19,6 +19,7 @@ from kombu.exceptions import OperationalError
 from accounts.selectors import is_organizer
 from config.celery import app
 from evaluation.models import (
+    OF_SUBMISSIONS_NOT_WITHDRAWN,
     EvaluationRun,
     ExampleResult,
     ExampleText,
@@ -166,10 +167,7 @@ def claim_run(*, run_id: int, worker: str) -> str | None:
     queued: should the withdrawal be undone, the sweeper sends it again)."""
     # Checked apart from the claim: an UPDATE filtered through a join becomes "id IN (subquery)", whose
     # status test PostgreSQL does not check again on a row another worker claimed meanwhile.
-    withdrawn = Q(version__submission__withdrawn_at__isnull=False) | Q(
-        reproduction__version__submission__withdrawn_at__isnull=False
-    )
-    if EvaluationRun.objects.filter(withdrawn, pk=run_id).exists():
+    if EvaluationRun.objects.filter(pk=run_id).exclude(OF_SUBMISSIONS_NOT_WITHDRAWN).exists():
         logger.info("run not started: its submission is withdrawn", extra={"run": run_id})
         return None
     token = f"{worker}/{uuid.uuid4().hex[:12]}"
@@ -292,7 +290,7 @@ def resend_queued_runs(*, now: dt.datetime | None = None) -> int:
     sent_before = now - dt.timedelta(seconds=settings.EVALUATION_QUEUED_RESEND_SECONDS)
     resent = 0
     waiting = EvaluationRun.objects.filter(
-        status=Status.QUEUED, sent_at__lt=sent_before, version__submission__withdrawn_at__isnull=True
+        OF_SUBMISSIONS_NOT_WITHDRAWN, status=Status.QUEUED, sent_at__lt=sent_before
     )
     for run in waiting.select_related("model__series"):
         # Compare-and-set on sent_at: two sweepers at once send it once.

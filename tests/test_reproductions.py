@@ -415,8 +415,11 @@ def test_the_sweeper_gives_up_on_a_silent_reproduction_run_without_an_email(vers
     assert not ResultsEmail.objects.exists()
 
 
-def test_the_runs_of_a_withdrawn_submissions_reproduction_are_not_started(version, olga, alice):
-    from evaluation.services import claim_run
+def test_the_runs_of_a_withdrawn_submissions_reproduction_are_not_started(version, olga, alice, settings):
+    import datetime as dt
+
+    from evaluation.selectors import queue_places
+    from evaluation.services import claim_run, resend_queued_runs
     from submissions.services import withdraw_submission
 
     run = reproduce(version, olga).runs.first()
@@ -424,3 +427,14 @@ def test_the_runs_of_a_withdrawn_submissions_reproduction_are_not_started(versio
     assert claim_run(run_id=run.pk, worker="test") is None
     run.refresh_from_db()
     assert run.status == "queued"
+    later = run.sent_at + dt.timedelta(seconds=settings.EVALUATION_QUEUED_RESEND_SECONDS + 1)
+    assert resend_queued_runs(now=later) == 0  # nor sent again and again
+    assert queue_places([run]) == {}  # and waits behind nobody
+
+
+def test_a_reproductions_queued_run_has_its_place_in_the_queue(version, olga):
+    from evaluation.selectors import queue_places
+
+    first = reproduce(version, olga).runs.order_by("pk").first()
+    places = queue_places([first])
+    assert places[first.pk].position == 1
