@@ -438,3 +438,22 @@ def test_a_reproductions_queued_run_has_its_place_in_the_queue(version, olga):
     first = reproduce(version, olga).runs.order_by("pk").first()
     places = queue_places([first])
     assert places[first.pk].position == 1
+
+
+def test_the_review_page_costs_the_same_whatever_the_number_of_reproductions(client, version, rhea, olga):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("review_page", args=[version.submission.pk])
+    reproduce(version, olga, means=RISING)
+    client.force_login(rhea)
+    client.get(url)  # caches warm up (rubric, evidence)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for means in (FLAT, STEEP):
+        reproduce(version, rhea, means=means)
+    client.get(url)
+    with CaptureQueriesContext(connection) as many:
+        page = _text(client.get(url))
+    assert page.count('class="reproduction-line"') == 3
+    assert len(many) == len(few), [q["sql"] for q in many.captured_queries][len(few) :]
