@@ -229,6 +229,7 @@ def verdicts_help(request: HttpRequest) -> HttpResponse:
             "confidence_percent": round(trends.CONFIDENCE * 100),
             "n_boot": trends.N_BOOT,
             "splits": trends.SPLITS,
+            "reproduction_rule": RULE,
             "verdicts": {
                 "inverse": trends.VERDICT_INVERSE,
                 "u_shaped": trends.VERDICT_U_SHAPED,
