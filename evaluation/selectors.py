@@ -106,16 +106,24 @@ def _by_series_and_size(runs: QuerySet[EvaluationRun]) -> list[EvaluationRun]:
 
 
 def run_visible_to(user: AbstractBaseUser, *, run_id: int) -> EvaluationRun | None:
-    """The run, if the user may see it: its submission is visible to them and so is its series (None is the same
-    answer for a run that does not exist, so a hidden one cannot be told apart)."""
+    """The run, if the user may see it: its submission is visible to them and so is its series, and for a
+    reproduction's run, they are an organizer or one of the submission's reviewers (None is the same answer for
+    a run that does not exist, so a hidden one cannot be told apart)."""
     run = (
-        EvaluationRun.objects.filter(pk=run_id, version__submission__in=submissions_visible_to(user))
-        .select_related("version__submission", "model__series")
+        EvaluationRun.objects.filter(pk=run_id)
+        .filter(
+            Q(version__submission__in=submissions_visible_to(user))
+            | Q(reproduction__version__submission__in=submissions_visible_to(user))
+        )
+        .select_related("version__submission", "reproduction__version__submission", "model__series")
         .first()
     )
     if run is None:
         return None
-    series = series_visible_to(user, submission=run.version.submission)
+    submission = run.evaluated.submission
+    if run.reproduction_id and not (is_organizer(user) or is_reviewer_of(user=user, submission=submission)):
+        return None  # the team never learns of a reproduction
+    series = series_visible_to(user, submission=submission)
     return run if series.filter(pk=run.model.series_id).exists() else None
 
 

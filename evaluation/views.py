@@ -181,6 +181,10 @@ def run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
     back = request.POST.get("next", "")  # the rounds console retries from its own page
     if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         return redirect(back)
+    if run.reproduction_id:
+        page = "submission_detail" if is_organizer(request.user) else "review_page"
+        submission_id = run.reproduction.version.submission_id
+        return redirect(reverse(page, args=[submission_id]) + f"#reproduction-{run.reproduction_id}")
     version = run.version
     return redirect("version_detail", pk=version.submission_id, number=version.number)
 

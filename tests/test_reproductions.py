@@ -457,3 +457,37 @@ def test_the_review_page_costs_the_same_whatever_the_number_of_reproductions(cli
         page = _text(client.get(url))
     assert page.count('class="reproduction-line"') == 3
     assert len(many) == len(few), [q["sql"] for q in many.captured_queries][len(few) :]
+
+
+def test_an_organizer_retries_a_failed_reproduction_run_and_the_team_never_finds_it(
+    client, version, rhea, olga, alice, charlie
+):
+    from evaluation.services import claim_run, fail_run
+
+    run = reproduce(version, rhea).runs.first()
+    fail_run(
+        run_id=run.pk,
+        token=claim_run(run_id=run.pk, worker="test"),
+        reason="The model's context is too short",
+    )
+    url = reverse("run_retry", args=[run.pk])
+    for user in (alice, charlie):
+        client.force_login(user)
+        assert client.post(url).status_code == 404
+    client.force_login(rhea)
+    response = client.post(url)
+    assert (
+        response.url
+        == reverse("review_page", args=[version.submission.pk]) + f"#reproduction-{run.reproduction_id}"
+    )
+    run.refresh_from_db()
+    assert run.status == "failed"  # only organizers retry
+    client.force_login(olga)
+    page = _text(client.get(reverse("submission_detail", args=[version.submission.pk])))
+    assert f'action="{url}"' in page
+    response = client.post(url)
+    assert response.url == (
+        reverse("submission_detail", args=[version.submission.pk]) + f"#reproduction-{run.reproduction_id}"
+    )
+    run.refresh_from_db()
+    assert run.status == "queued" and run.failure_reason == ""
