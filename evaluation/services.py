@@ -29,7 +29,7 @@ from evaluation.models import (
     ResultsEmail,
     SeriesRelease,
 )
-from submissions.models import Submission
+from submissions.models import Submission, SubmissionVersion
 from submissions.selectors import is_reviewer_of, version_examples
 from submissions.services import (
     TaskFileInvalid,
@@ -462,7 +462,7 @@ def create_reproduction(
     file_name = store_task_file(upload.data, sha256=sha256)
     with transaction.atomic():
         # Locking the version numbers two reproductions uploaded at once one after the other.
-        type(version).objects.select_for_update().filter(pk=version.pk).first()
+        SubmissionVersion.objects.select_for_update().filter(pk=version.pk).first()
         number = (version.reproductions.aggregate(n=Max("number"))["n"] or 0) + 1
         reproduction = Reproduction.objects.create(
             version=version,
