@@ -88,3 +88,49 @@ def test_a_reviewer_sees_suggestions_subcategories_and_the_reproduction_beside_t
     assert "olga" not in page.content()  # a reviewer never learns who made it
     section.screenshot(path=tmp_path / "reproduction.png")
     assert violations == []
+
+
+def test_the_reproductions_progress_turns_into_its_comparison_without_a_reload(
+    page: Page, live_server, alice, olga, open_round, monkeypatch
+):
+    from accounts.models import Role
+    from accounts.services import grant_role
+    from evaluation.models import EvaluationRun
+    from evaluation.services import create_reproduction
+    from reviews.services import assign_reviewer
+    from submissions.services import TaskUpload
+    from tests.factories import UserFactory
+    from tests.runs_support import finish_run
+
+    version = submit(alice, open_round)
+    for model in add_series("Open Models", models=3).models.all():
+        EvaluationRun.objects.create(version=version, model=model)
+    finish_all(version)
+    monkeypatch.setattr(
+        "evaluation.services._send", lambda run_id, queue: None
+    )  # no worker: the test plays it
+    with transaction.atomic():
+        reproduction = create_reproduction(
+            user=olga,
+            submission=version.submission,
+            upload=TaskUpload(name="r.csv", data=task_csv(column="topic")),
+        )
+    rhea = UserFactory(username="rhea")
+    grant_role(user=rhea, role=Role.REVIEWER)
+    assign_reviewer(submission=version.submission, reviewer=rhea, by=olga)
+
+    _log_in(page, live_server.url, "rhea")
+    page.goto(f"{live_server.url}/submissions/{version.submission_id}/review/")
+    section = page.locator(f"#reproduction-{reproduction.pk}")
+    expect(section.locator(".progress")).to_have_count(3)
+    expect(section.locator(".run-status").first).to_contain_text("Queued")
+    category = {row: name for name, rows in rows_of().items() for row in rows}
+    rows = sorted(category)
+    for run in reproduction.runs.select_related("model"):
+        finish_run(run, rows=rows, values=[value(row, run.model.order, category[row]) for row in rows])
+    # The page polls the runs' progress and swaps the section in once they finish: the charts and the line.
+    expect(section.locator(".reproduction-comparison li")).to_contain_text(
+        "Open Models: no inverse scaling — reproduction slope", timeout=30_000
+    )
+    expect(section.locator(".progress")).to_have_count(0)
+    expect(section.locator(".plot .main-svg").first).to_be_visible()
