@@ -76,6 +76,7 @@ def test_a_reviewer_sees_suggestions_subcategories_and_the_reproduction_beside_t
         )
     )
     expect(beside).to_contain_text("original slope")
+    reproducibility.screenshot(path=tmp_path / "reproducibility.png")
     beside.get_by_role("link", name="Reproduction 1").click()
     section = page.locator(f"#reproduction-{assigned.pk}")
     expect(section).to_be_in_viewport()
