@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from evaluation import services
-from evaluation.models import EvaluationRun, LanguageModel, ModelSeries, SeriesRelease
+from evaluation.models import EvaluationRun, LanguageModel, ModelSeries, Reproduction, SeriesRelease
 
 
 class LanguageModelInline(admin.TabularInline):
@@ -42,6 +42,7 @@ class SeriesReleaseAdmin(admin.ModelAdmin):
 class EvaluationRunAdmin(admin.ModelAdmin):
     list_display = [
         "version",
+        "reproduction",
         "model",
         "status",
         "progress_done",
@@ -51,7 +52,13 @@ class EvaluationRunAdmin(admin.ModelAdmin):
         "queued_at",
     ]
     list_filter = ["status", "model__series"]
-    search_fields = ["version__task_name", "model__name", "worker", "failure_reason"]
+    search_fields = [
+        "version__task_name",
+        "reproduction__version__task_name",
+        "model__name",
+        "worker",
+        "failure_reason",
+    ]
     actions = ["retry"]
     exclude = ["failure_traceback"]  # shown as preformatted text by traceback()
 
@@ -74,3 +81,20 @@ class EvaluationRunAdmin(admin.ModelAdmin):
             services.retry_run(run=run, user=request.user)
             retried += 1
         self.message_user(request, f"{retried} run(s) queued again.", messages.SUCCESS)
+
+
+@admin.register(Reproduction)
+class ReproductionAdmin(admin.ModelAdmin):
+    """Reproductions are attached on the site (the review page, the submission's page), where the file is
+    validated and its runs queued; here they are found and read."""
+
+    list_display = ["__str__", "version", "number", "created_by", "created_at", "example_count"]
+    list_select_related = ["version", "created_by"]
+    search_fields = ["version__task_name", "created_by__username", "note", "sha256", "original_filename"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

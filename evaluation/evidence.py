@@ -17,9 +17,11 @@ from pathlib import Path
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 
+from accounts.selectors import is_organizer
 from evaluation import broker, plots, selectors, services, trends
-from evaluation.models import EvaluationRun, ModelSeries
+from evaluation.models import EvaluationRun, ModelSeries, Reproduction
 from evaluation.plots import Curve, Point, accuracy_figure, scaling_figure
+from evaluation.reproductions import SeriesComparison
 from evaluation.subcategories import ShownSeries, subcategory_evidence
 from evaluation.suggestions import SeriesTrend, Suggestion, suggested_levels
 from evaluation.trends import ModelValues, SplitHalves, Trend, scaling_trend, split_halves
@@ -477,3 +479,95 @@ def cached_trends(*, versions: list[SubmissionVersion]) -> dict[int, dict[int, C
                 series=evidence.series, state=state, trend=trend, finished=finished
             )
     return trends_by_version
+
+
+@dataclass
+class ReproducedSeries:
+    """One series of a reproduction beside the same series of the version it reproduces."""
+
+    series: ModelSeries
+    reproduction: SeriesEvidence
+    original: SeriesEvidence | None
+    comparison: SeriesComparison | None  # None until both have a trend
+    element_id: str  # of the reproduction's charts on the page ("-original" ends the original's)
+
+    @property
+    def original_id(self) -> str:
+        return f"{self.element_id}-original"
+
+
+@dataclass
+class ReproductionEvidence:
+    reproduction: Reproduction
+    made_by: str | None  # "you" for its maker, the username for organizers; None for anyone else
+    runs: list[EvaluationRun]
+    series: list[ReproducedSeries]
+
+    @property
+    def element_id(self) -> str:
+        return f"reproduction-{self.reproduction.pk}"
+
+    @property
+    def finished(self) -> bool:
+        return all(run.is_finished for run in self.runs)
+
+    @property
+    def comparisons(self) -> list[SeriesComparison]:
+        return [s.comparison for s in self.series if s.comparison is not None]
+
+
+def _made_by(user: AbstractBaseUser, reproduction: Reproduction) -> str | None:
+    if reproduction.created_by_id == user.pk:
+        return "you"
+    return reproduction.created_by.get_username() if is_organizer(user) else None
+
+
+def _reproduction_evidence(
+    user: AbstractBaseUser, reproduction: Reproduction, runs: list[EvaluationRun], original: dict
+) -> ReproductionEvidence:
+    evidences = []
+    for run in runs:
+        if not evidences or evidences[-1].series.pk != run.model.series_id:
+            evidences.append(SeriesEvidence(series=run.model.series, runs=[], hidden_from_contestants=False))
+        evidences[-1].runs.append(run)
+    # A reproduction carries what _fill reads of a version: its file, metric, hash and preview.
+    _fill(reproduction, evidences)
+    originals = {e.series.pk: e for e in original["series"]}
+    series = []
+    for evidence in evidences:
+        before = originals.get(evidence.series.pk)
+        comparison = None
+        if evidence.trend is not None and before is not None and before.trend is not None:
+            comparison = SeriesComparison(
+                series=evidence.series.name, original=before.trend, reproduction=evidence.trend
+            )
+        series.append(
+            ReproducedSeries(
+                series=evidence.series,
+                reproduction=evidence,
+                original=before,
+                comparison=comparison,
+                element_id=f"reproduction-{reproduction.pk}-figures-{evidence.series.pk}",
+            )
+        )
+    places = selectors.queue_places(runs)
+    for run in runs:
+        run.queue_place = places.get(run.pk)
+    return ReproductionEvidence(
+        reproduction=reproduction, made_by=_made_by(user, reproduction), runs=runs, series=series
+    )
+
+
+def reproductions_evidence(*, user: AbstractBaseUser, version, original: dict) -> list[ReproductionEvidence]:
+    """The version's reproductions, each series beside the version's own (``original``: what
+    :func:`version_evidence` gave the same user, an organizer or an assigned reviewer, who see every series)."""
+    reproductions = selectors.reproductions_of(version=version)
+    runs = selectors.runs_of_reproductions(reproductions=reproductions)
+    return [_reproduction_evidence(user, r, runs[r.pk], original) for r in reproductions]
+
+
+def reproduction_evidence(*, user: AbstractBaseUser, reproduction: Reproduction) -> ReproductionEvidence:
+    """One reproduction beside its version (the page swaps its section in as its runs finish)."""
+    original = version_evidence(user=user, version=reproduction.version)
+    runs = selectors.runs_of_reproductions(reproductions=[reproduction])[reproduction.pk]
+    return _reproduction_evidence(user, reproduction, runs, original)

@@ -66,8 +66,64 @@ class LanguageModel(models.Model):
         return f"{self.series.name} / {self.name}"
 
 
+class Reproduction(models.Model):
+    """A task file re-created from a version's description by someone other than its authors (the rubric's
+    Reproducibility question), evaluated on the models the version was evaluated on and compared with it.
+
+    Organizers and the submission's assigned reviewers see it; its team never does. It carries what the
+    evaluation reads of a version's file (``task_file``, ``original_filename``, ``sha256``, ``preview``, and
+    ``metric``, ``subcategory_column``, ``task_name``, ``submission`` below), so the runs, the charts and the
+    trends are computed by the same code as a version's."""
+
+    version = models.ForeignKey(
+        "submissions.SubmissionVersion", on_delete=models.PROTECT, related_name="reproductions"
+    )
+    number = models.PositiveIntegerField(help_text="1, 2, … within the version: “Reproduction 1”.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True, help_text="How the file was made from the description.")
+    task_file = models.FileField(max_length=200)
+    original_filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    example_count = models.PositiveIntegerField()
+    preview = models.JSONField(default=list, blank=True, help_text="The first examples, as validated.")
+
+    class Meta:
+        ordering = ["version", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "number"], name="one_reproduction_number_per_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"reproduction {self.number} of {self.version}"
+
+    @property
+    def label(self) -> str:
+        """How every page names it: never after who made it (reviewers are blind to each other)."""
+        return f"Reproduction {self.number}"
+
+    @property
+    def metric(self) -> str:
+        return self.version.metric  # validated and evaluated with the metric of the version it reproduces
+
+    @property
+    def subcategory_column(self) -> str:
+        return ""
+
+    @property
+    def task_name(self) -> str:
+        return f"{self.version.task_name} ({self.label.lower()})"
+
+    @property
+    def submission(self):
+        return self.version.submission
+
+
 class EvaluationRun(models.Model):
-    """One task version evaluated on one model. Claimed by exactly one worker at a time (compare-and-set)."""
+    """One task version (or one reproduction of a version) evaluated on one model. Claimed by exactly one worker
+    at a time (compare-and-set).
+
+    A reproduction's runs have no ``version``: whatever reads a version's runs never finds them."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -76,7 +132,10 @@ class EvaluationRun(models.Model):
         FAILED = "failed", "Failed"
 
     version = models.ForeignKey(
-        "submissions.SubmissionVersion", on_delete=models.PROTECT, related_name="runs"
+        "submissions.SubmissionVersion", on_delete=models.PROTECT, related_name="runs", null=True, blank=True
+    )
+    reproduction = models.ForeignKey(
+        Reproduction, on_delete=models.PROTECT, related_name="runs", null=True, blank=True
     )
     model = models.ForeignKey(LanguageModel, on_delete=models.PROTECT, related_name="runs")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -109,15 +168,34 @@ class EvaluationRun(models.Model):
     class Meta:
         ordering = ["model__series__order", "model__order", "model__parameter_count"]
         constraints = [
-            models.UniqueConstraint(fields=["version", "model"], name="one_run_per_version_and_model")
+            models.UniqueConstraint(fields=["version", "model"], name="one_run_per_version_and_model"),
+            models.UniqueConstraint(
+                fields=["reproduction", "model"], name="one_run_per_reproduction_and_model"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(version__isnull=False, reproduction__isnull=True)
+                | models.Q(version__isnull=True, reproduction__isnull=False),
+                name="run_of_a_version_or_a_reproduction",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.version} on {self.model}"
+        return f"{self.evaluated} on {self.model}"
+
+    @property
+    def evaluated(self):
+        """The version, or the reproduction, whose file this run evaluates."""
+        return self.version if self.version_id else self.reproduction
 
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+# The runs, of a version or of a reproduction, whose submission is not withdrawn (those a worker may start).
+OF_SUBMISSIONS_NOT_WITHDRAWN = models.Q(version__submission__withdrawn_at__isnull=True) & models.Q(
+    reproduction__version__submission__withdrawn_at__isnull=True
+)
 
 
 class ExampleResult(models.Model):

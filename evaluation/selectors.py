@@ -10,11 +10,13 @@ from django.db.models.functions import Length, Right, Substr
 
 from accounts.selectors import is_organizer
 from evaluation.models import (
+    OF_SUBMISSIONS_NOT_WITHDRAWN,
     EvaluationRun,
     ExampleResult,
     ExampleText,
     LanguageModel,
     ModelSeries,
+    Reproduction,
     queue_name,
 )
 from submissions.models import Submission
@@ -60,6 +62,23 @@ def runs_visible_to(user: AbstractBaseUser, *, version, series_id: int | None = 
 def runs_of(*, version) -> list[EvaluationRun]:
     """Every run of the version, whoever may see it (for work done on everyone's behalf)."""
     return _by_series_and_size(EvaluationRun.objects.filter(version=version))
+
+
+def reproductions_of(*, version) -> list:
+    """The version's reproductions, oldest first, with who made them and their version (one query)."""
+    return list(
+        Reproduction.objects.filter(version=version).select_related(
+            "created_by", "version__submission__round"
+        )
+    )
+
+
+def runs_of_reproductions(*, reproductions: list) -> dict[int, list[EvaluationRun]]:
+    """Per reproduction id, its runs in the order of ``runs_of`` (one query for all)."""
+    by_reproduction: dict[int, list[EvaluationRun]] = {r.pk: [] for r in reproductions}
+    for run in _by_series_and_size(EvaluationRun.objects.filter(reproduction__in=list(by_reproduction))):
+        by_reproduction[run.reproduction_id].append(run)
+    return by_reproduction
 
 
 def runs_of_versions(*, version_ids: list[int]) -> list[EvaluationRun]:
@@ -123,16 +142,24 @@ def _by_series_and_size(runs: QuerySet[EvaluationRun]) -> list[EvaluationRun]:
 
 
 def run_visible_to(user: AbstractBaseUser, *, run_id: int) -> EvaluationRun | None:
-    """The run, if the user may see it: its submission is visible to them and so is its series (None is the same
-    answer for a run that does not exist, so a hidden one cannot be told apart)."""
+    """The run, if the user may see it: its submission is visible to them and so is its series, and for a
+    reproduction's run, they are an organizer or one of the submission's reviewers (None is the same answer for
+    a run that does not exist, so a hidden one cannot be told apart)."""
     run = (
-        EvaluationRun.objects.filter(pk=run_id, version__submission__in=submissions_visible_to(user))
-        .select_related("version__submission", "model__series")
+        EvaluationRun.objects.filter(pk=run_id)
+        .filter(
+            Q(version__submission__in=submissions_visible_to(user))
+            | Q(reproduction__version__submission__in=submissions_visible_to(user))
+        )
+        .select_related("version__submission", "reproduction__version__submission", "model__series")
         .first()
     )
     if run is None:
         return None
-    series = series_visible_to(user, submission=run.version.submission)
+    submission = run.evaluated.submission
+    if run.reproduction_id and not (is_organizer(user) or is_reviewer_of(user=user, submission=submission)):
+        return None  # the team never learns of a reproduction
+    series = series_visible_to(user, submission=submission)
     return run if series.filter(pk=run.model.series_id).exists() else None
 
 
@@ -191,7 +218,7 @@ def queue_places(runs: list[EvaluationRun]) -> dict[int, QueuePlace]:
         return {}
     series_fields = ("model__series__backend", "model__series__visibility")
     waiting = (
-        EvaluationRun.objects.filter(status=Status.QUEUED, version__submission__withdrawn_at__isnull=True)
+        EvaluationRun.objects.filter(OF_SUBMISSIONS_NOT_WITHDRAWN, status=Status.QUEUED)
         .order_by("queued_at", "pk")
         .values("pk", *series_fields)
     )

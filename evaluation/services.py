@@ -1,6 +1,7 @@
 """Runs of task versions on language models: queueing, claiming, progress, results, the sweeper."""
 
 import datetime as dt
+import hashlib
 import logging
 import traceback
 import uuid
@@ -11,22 +12,32 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from accounts.selectors import is_organizer
 from config.celery import app
 from evaluation.models import (
+    OF_SUBMISSIONS_NOT_WITHDRAWN,
     EvaluationRun,
     ExampleResult,
     ExampleText,
     LanguageModel,
     ModelSeries,
+    Reproduction,
     ResultsEmail,
     SeriesRelease,
 )
-from submissions.selectors import version_examples
+from submissions.models import Submission, SubmissionVersion
+from submissions.selectors import is_reviewer_of, version_examples
+from submissions.services import (
+    TaskFileInvalid,
+    TaskUpload,
+    preview_of,
+    store_task_file,
+    validate_task_upload,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +70,12 @@ def _send(run_id: int, queue: str) -> None:
         )
 
 
-def _ensure_run(version, model: LanguageModel) -> tuple[EvaluationRun, bool]:
-    """The run of this version on this model, created and sent to its queue (after commit) if it is new."""
-    run, created = EvaluationRun.objects.get_or_create(version=version, model=model)
+def _ensure_run(version, model: LanguageModel, *, reproduction=None) -> tuple[EvaluationRun, bool]:
+    """The run of this version (or of this reproduction, with ``version`` None) on this model, created and sent
+    to its queue (after commit) if it is new."""
+    run, created = EvaluationRun.objects.get_or_create(
+        version=version, reproduction=reproduction, model=model
+    )
     if created:
         transaction.on_commit(partial(_send, run.pk, queue_for(model)))
     return run, created
@@ -153,7 +167,7 @@ def claim_run(*, run_id: int, worker: str) -> str | None:
     queued: should the withdrawal be undone, the sweeper sends it again)."""
     # Checked apart from the claim: an UPDATE filtered through a join becomes "id IN (subquery)", whose
     # status test PostgreSQL does not check again on a row another worker claimed meanwhile.
-    if EvaluationRun.objects.filter(pk=run_id, version__submission__withdrawn_at__isnull=False).exists():
+    if EvaluationRun.objects.filter(pk=run_id).exclude(OF_SUBMISSIONS_NOT_WITHDRAWN).exists():
         logger.info("run not started: its submission is withdrawn", extra={"run": run_id})
         return None
     token = f"{worker}/{uuid.uuid4().hex[:12]}"
@@ -258,7 +272,7 @@ def requeue_stale_runs(*, now: dt.datetime | None = None) -> tuple[int, int]:
                 "(it may have run out of memory). An organizer can retry it.",
             )
             failed += gave_up
-            if gave_up:
+            if gave_up and run.version_id:  # a reproduction's runs send no e-mail
                 transaction.on_commit(partial(announce_results_if_finished, version_id=run.version_id))
         elif _back_to_queue(run, base):
             requeued += 1
@@ -276,7 +290,7 @@ def resend_queued_runs(*, now: dt.datetime | None = None) -> int:
     sent_before = now - dt.timedelta(seconds=settings.EVALUATION_QUEUED_RESEND_SECONDS)
     resent = 0
     waiting = EvaluationRun.objects.filter(
-        status=Status.QUEUED, sent_at__lt=sent_before, version__submission__withdrawn_at__isnull=True
+        OF_SUBMISSIONS_NOT_WITHDRAWN, status=Status.QUEUED, sent_at__lt=sent_before
     )
     for run in waiting.select_related("model__series"):
         # Compare-and-set on sent_at: two sweepers at once send it once.
@@ -413,3 +427,58 @@ def index_example_texts(*, version) -> bool:
             ignore_conflicts=True,
         )
     return True
+
+
+def may_reproduce(*, user: AbstractBaseUser, submission: Submission) -> bool:
+    """Organizers, and the submission's assigned reviewers without a conflict, attach and see reproductions; its
+    team never does (nor learns that one exists)."""
+    return is_organizer(user) or is_reviewer_of(user=user, submission=submission)
+
+
+def _models_of(version) -> list[LanguageModel]:
+    """The models the version was evaluated on (public and private series alike); the active series' models when
+    it has no run yet."""
+    used = LanguageModel.objects.filter(runs__version=version).select_related("series").distinct()
+    return list(used) or list(LanguageModel.objects.filter(series__is_active=True).select_related("series"))
+
+
+def create_reproduction(
+    *, user: AbstractBaseUser, submission: Submission, upload: TaskUpload, note: str = ""
+) -> Reproduction:
+    """Attach a reproduction of the submission's current version: the file is checked by the submissions'
+    validator with the version's metric and the round's limits (TaskFileInvalid says where it breaks), stored,
+    and evaluated on every model the version was evaluated on."""
+    if not may_reproduce(user=user, submission=submission):
+        raise PermissionDenied("Only organizers and the submission's reviewers attach reproductions.")
+    if submission.is_withdrawn:
+        raise PermissionDenied("The submission is withdrawn: it is no longer reviewed.")
+    version = submission.current_version
+    report = validate_task_upload(
+        data=upload.data, filename=upload.name, metric=version.metric, round=submission.round
+    )
+    if report.errors:
+        raise TaskFileInvalid(report)
+    sha256 = hashlib.sha256(upload.data).hexdigest()
+    file_name = store_task_file(upload.data, sha256=sha256)
+    with transaction.atomic():
+        # Locking the version numbers two reproductions uploaded at once one after the other.
+        SubmissionVersion.objects.select_for_update().filter(pk=version.pk).first()
+        number = (version.reproductions.aggregate(n=Max("number"))["n"] or 0) + 1
+        reproduction = Reproduction.objects.create(
+            version=version,
+            number=number,
+            created_by=user,
+            note=note,
+            task_file=file_name,
+            original_filename=upload.name[:255],
+            sha256=sha256,
+            example_count=report.n_examples,
+            preview=preview_of(report),
+        )
+        for model in _models_of(version):
+            _ensure_run(None, model, reproduction=reproduction)
+    logger.info(
+        "reproduction stored",
+        extra={"submission": submission.pk, "version": version.number, "reproduction": number},
+    )
+    return reproduction

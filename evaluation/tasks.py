@@ -49,14 +49,19 @@ def run_evaluation(run_id: int) -> None:
     token = services.claim_run(run_id=run_id, worker=socket.gethostname())
     if token is None:
         return  # finished, or another worker holds it: a repeated delivery changes nothing
-    run = EvaluationRun.objects.select_related("version__submission__round", "model__series").get(pk=run_id)
+    run = EvaluationRun.objects.select_related(
+        "version__submission__round", "reproduction__version__submission__round", "model__series"
+    ).get(pk=run_id)
+    version = run.version or run.reproduction.version
     context = {
         "run": run.pk,
-        "submission": run.version.submission_id,
-        "version": run.version.number,
+        "submission": version.submission_id,
+        "version": version.number,
         "model": run.model.name,
         "attempt": run.attempts,
     }
+    if run.reproduction_id:
+        context["reproduction"] = run.reproduction.number
     with log_context(**context):
         _run(run, token)
 
@@ -91,18 +96,21 @@ def _run(run: EvaluationRun, token: str) -> None:
             "evaluation run succeeded",
             extra={"cached": cached, "seconds": round(time.monotonic() - started, 1)},
         )
+        if run.reproduction_id:
+            return  # seen by organizers and reviewers only: no e-mail, its evidence is computed when viewed
         # The charts, trends and drill-down are drawn once, off the GPU queue, before anyone opens the page.
         precompute_version_evidence.apply_async(args=[run.version_id], queue="default")
         services.announce_results_if_finished(version_id=run.version_id)
 
 
 def _failed(run: EvaluationRun, token: str, *, reason: str, error: BaseException) -> None:
-    if services.fail_run(run_id=run.pk, token=token, reason=reason, error=error):
+    if services.fail_run(run_id=run.pk, token=token, reason=reason, error=error) and run.version_id:
         services.announce_results_if_finished(version_id=run.version_id)
 
 
 def _evaluate(run: EvaluationRun, token: str, heartbeat: Heartbeat) -> tuple[dict, bool]:
-    version, model = run.version, run.model
+    # A version's file, or a reproduction's: both carry the file, its metric and hash, and their submission.
+    version, model = run.evaluated, run.model
     reference = model_reference(model)
     progress = _Progress(run_id=run.pk, token=token, heartbeat=heartbeat)
 

@@ -35,6 +35,22 @@ urlpatterns = [
         views.figure_png_download,
         name="figure_png",
     ),
+    path("submissions/<int:pk>/reproductions/", views.reproductions, name="reproductions"),
+    path(
+        "submissions/<int:pk>/reproductions/<int:reproduction_id>/status.json",
+        views.reproduction_status,
+        name="reproduction_status",
+    ),
+    path(
+        "submissions/<int:pk>/reproductions/<int:reproduction_id>/evaluation.html",
+        views.reproduction_fragment,
+        name="reproduction_fragment",
+    ),
+    path(
+        "submissions/<int:pk>/reproductions/<int:reproduction_id>/file.csv",
+        views.reproduction_download,
+        name="reproduction_download",
+    ),
     path("runs/<int:run_id>/retry/", views.run_retry, name="run_retry"),
     path("help/trend-verdicts/", views.verdicts_help, name="verdicts_help"),
 ]

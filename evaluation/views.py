@@ -5,18 +5,28 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.selectors import is_organizer
 from evaluation import broker, charts, drilldown, selectors, services, trends
-from evaluation.evidence import series_figures, version_evidence
-from evaluation.models import EvaluationRun
+from evaluation.evidence import (
+    reproduction_evidence,
+    reproductions_evidence,
+    series_figures,
+    version_evidence,
+)
+from evaluation.forms import ReproductionForm
+from evaluation.models import EvaluationRun, Reproduction
 from evaluation.plots import PngExportUnavailable
+from evaluation.reproductions import RULE
+from submissions.models import Submission
 from submissions.selectors import submissions_visible_to
+from submissions.services import TaskFileInvalid, TaskUpload
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +181,10 @@ def run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
     back = request.POST.get("next", "")  # the rounds console retries from its own page
     if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         return redirect(back)
+    if run.reproduction_id:
+        page = "submission_detail" if is_organizer(request.user) else "review_page"
+        submission_id = run.reproduction.version.submission_id
+        return redirect(reverse(page, args=[submission_id]) + f"#reproduction-{run.reproduction_id}")
     version = run.version
     return redirect("version_detail", pk=version.submission_id, number=version.number)
 
@@ -219,6 +233,7 @@ def verdicts_help(request: HttpRequest) -> HttpResponse:
             "confidence_percent": round(trends.CONFIDENCE * 100),
             "n_boot": trends.N_BOOT,
             "splits": trends.SPLITS,
+            "reproduction_rule": RULE,
             "verdicts": {
                 "inverse": trends.VERDICT_INVERSE,
                 "u_shaped": trends.VERDICT_U_SHAPED,
@@ -229,3 +244,118 @@ def verdicts_help(request: HttpRequest) -> HttpResponse:
             },
         },
     )
+
+
+def _reproduced(request: HttpRequest, pk: int) -> Submission:
+    """The submission, for an organizer or one of its assigned reviewers without a conflict; 404 for anyone
+    else, its team included, as for a submission they may not see."""
+    submission = get_object_or_404(
+        submissions_visible_to(request.user).select_related("round", "current_version"), pk=pk
+    )
+    if not services.may_reproduce(user=request.user, submission=submission):
+        raise Http404("No such submission.")
+    return submission
+
+
+def _reproduction(request: HttpRequest, pk: int, reproduction_id: int) -> Reproduction:
+    submission = _reproduced(request, pk)
+    return get_object_or_404(
+        Reproduction.objects.select_related("created_by", "version__submission__round"),
+        pk=reproduction_id,
+        version__submission=submission,
+    )
+
+
+def reproduction_form(request: HttpRequest) -> ReproductionForm:
+    form = ReproductionForm(request.POST or None, request.FILES or None)
+    refused = getattr(request, "upload_refused", None)  # the upload handler stopped reading an oversized file
+    if refused:
+        form.is_valid()
+        form.errors.pop("task_file", None)  # "required": the file was cut off, not missing
+        form.add_error("task_file", refused)
+    return form
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reproductions(request: HttpRequest, pk: int) -> HttpResponse:
+    """The reproductions of the submission's current version, and the form that attaches one. The review page
+    and the organizer's view of the submission post their form here; a refused file comes back to this page
+    with every problem beside the file field and the note as it was typed."""
+    submission = _reproduced(request, pk)
+    form = reproduction_form(request)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["task_file"]
+        try:
+            reproduction = services.create_reproduction(
+                user=request.user,
+                submission=submission,
+                upload=TaskUpload(name=upload.name, data=upload.read()),
+                note=form.cleaned_data["note"],
+            )
+        except TaskFileInvalid as invalid:
+            for line in invalid.report.lines():
+                if not line.startswith("warning:"):
+                    form.add_error("task_file", line)
+        except PermissionDenied as refused:
+            form.add_error(None, str(refused))
+        else:
+            messages.success(
+                request,
+                f"{reproduction.label} is attached with {reproduction.example_count:,} examples; it is being "
+                f"evaluated on the models of version {reproduction.version.number}.",
+            )
+            back = "submission_detail" if is_organizer(request.user) else "review_page"
+            return redirect(reverse(back, args=[submission.pk]) + f"#reproduction-{reproduction.pk}")
+    version = submission.current_version
+    original = version_evidence(user=request.user, version=version)
+    return render(
+        request,
+        "evaluation/reproductions.html",
+        {
+            "submission": submission,
+            "version": version,
+            "reproductions": reproductions_evidence(user=request.user, version=version, original=original),
+            "reproduction_form": form,
+            "reproduction_rule": RULE,
+        },
+    )
+
+
+@login_required
+def reproduction_status(request: HttpRequest, pk: int, reproduction_id: int) -> JsonResponse:
+    """Progress of the reproduction's runs, polled by the pages that show it."""
+    shown = reproduction_evidence(user=request.user, reproduction=_reproduction(request, pk, reproduction_id))
+    now = timezone.now()
+    return JsonResponse(
+        {
+            "runs": [
+                run_state(run, run.queue_place, now=now, failure_details=is_organizer(request.user))
+                for run in shown.runs
+            ],
+            "finished": shown.finished,
+            "delayed": broker.delay_notice(shown.runs),
+        }
+    )
+
+
+@login_required
+def reproduction_fragment(request: HttpRequest, pk: int, reproduction_id: int) -> HttpResponse:
+    """One reproduction's section alone: the page swaps it in when one of its runs finishes."""
+    reproduction = _reproduction(request, pk, reproduction_id)
+    return render(
+        request,
+        "evaluation/_reproduction.html",
+        {
+            "submission": reproduction.version.submission,
+            "r": reproduction_evidence(user=request.user, reproduction=reproduction),
+        },
+    )
+
+
+@login_required
+def reproduction_download(request: HttpRequest, pk: int, reproduction_id: int) -> FileResponse:
+    reproduction = _reproduction(request, pk, reproduction_id)
+    # Named after the submission, never after the file its maker uploaded (which could name them).
+    name = f"submission-{pk}-v{reproduction.version.number}-reproduction-{reproduction.number}.csv"
+    return FileResponse(reproduction.task_file.open("rb"), as_attachment=True, filename=name)

@@ -16,7 +16,9 @@ from accounts.models import Role
 from accounts.selectors import has_role, is_organizer, team_of
 from contest import prize, rubric
 from contest.rules import METRICS
-from evaluation.evidence import rubric_suggestions, version_evidence
+from evaluation.evidence import reproductions_evidence, rubric_suggestions, version_evidence
+from evaluation.forms import ReproductionForm
+from evaluation.reproductions import RULE as REPRODUCTION_RULE
 from evaluation.selectors import with_evaluation_progress
 from pages import selectors as page_selectors
 from pages import services as page_services
@@ -105,6 +107,12 @@ def _reviews_for_organizers(user, submission: Submission, shown, evidence: dict)
             review.rows = reviews.judged_beside(review, suggestions if review.version_id == shown.pk else {})
     return {
         "assignments": assignments,
+        # The shown version's reproductions; one is attached to the current version only.
+        "reproductions": reproductions_evidence(user=user, version=shown, original=evidence),
+        "reproduction_form": ReproductionForm()
+        if shown.pk == submission.current_version_id and not submission.is_withdrawn
+        else None,
+        "reproduction_rule": REPRODUCTION_RULE,
         "suggestions": [
             {"criterion": c["name"], "suggestion": suggestions[c["key"]]}
             for c in current_rubric().criteria

@@ -10,7 +10,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Role, Team
 from accounts.selectors import has_role, is_organizer
 from contest.rubric import CRITERIA_KEYS
-from evaluation.evidence import cached_trends, rubric_suggestions, version_evidence
+from evaluation.evidence import cached_trends, reproductions_evidence, rubric_suggestions, version_evidence
+from evaluation.forms import ReproductionForm
+from evaluation.reproductions import RULE as REPRODUCTION_RULE
 from evaluation.suggestions import SeriesTrend, suggested_levels
 from reviews import selectors, services
 from reviews.forms import DeclareConflictForm, ReviewForm
@@ -92,6 +94,10 @@ def review_page(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "newer_versions": selectors.versions_since(review, versions_of(submission)),
             "evidence": evidence,
+            # Reproductions of the version, beside its evidence and summed up beside Reproducibility.
+            "reproductions": reproductions_evidence(user=request.user, version=version, original=evidence),
+            "reproduction_form": ReproductionForm(),
+            "reproduction_rule": REPRODUCTION_RULE,
             "spot_check": selectors.summarize_spot_checks(
                 SpotCheck.objects.filter(assignment=assignment, version=version)
             ),

@@ -148,7 +148,7 @@ def validate_task_upload(
     )
 
 
-def _store_task_file(data: bytes, *, sha256: str) -> str:
+def store_task_file(data: bytes, *, sha256: str) -> str:
     """Store the bytes under their sha256. The same bytes always land in the same file, written once."""
     name = task_file_name(sha256)
     if not default_storage.exists(name):
@@ -181,7 +181,7 @@ def _ensure_something_changed(*, previous: SubmissionVersion | None, answers: di
     return changes
 
 
-def _preview(report: TaskFileReport) -> list[dict]:
+def preview_of(report: TaskFileReport) -> list[dict]:
     head = report.examples.head(PREVIEW_EXAMPLES)
     return [
         {k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
@@ -242,7 +242,7 @@ def submit_task(
         raise TaskFileInvalid(report)
     if report.subcategory_errors:
         raise SubcategoryInvalid(report)
-    file_name = _store_task_file(upload.data, sha256=sha256)
+    file_name = store_task_file(upload.data, sha256=sha256)
 
     with transaction.atomic():
         ensure_round_open(round=round)  # the deadline may have passed while the file was being checked
@@ -269,7 +269,7 @@ def submit_task(
             size_bytes=len(upload.data),
             example_count=report.n_examples,
             validation_warnings=[str(w) for w in report.warnings],
-            preview=_preview(report),
+            preview=preview_of(report),
             changes=changes,
             **{field: answers[field] for field in ANSWER_FIELDS},
         )

@@ -464,6 +464,49 @@ MATRIX = {
 }
 
 
+# --- Reproductions (issue #13) ----------------------------------------------------------------------------
+# Organizers and the assigned reviewer alone see or attach a reproduction; the team, another team, a reviewer not
+# assigned and a conflicted one are answered as for a page that does not exist.
+def _reproduction(w) -> int:
+    """The id of a reproduction of the submission that olga attached (attached on first use)."""
+    from django.db import transaction
+
+    from evaluation.models import Reproduction
+    from evaluation.services import create_reproduction
+
+    found = Reproduction.objects.filter(version__submission=w.submission).first()
+    if found is None:
+        with transaction.atomic():
+            found = create_reproduction(
+                user=w.organizer,
+                submission=w.submission,
+                upload=TaskUpload(name="remake.csv", data=make_task_csv(310)),
+            )
+    return found.pk
+
+
+SEES_REPRODUCTIONS = {**SEES_NOTHING, "rhea": 200, "olga": 200}
+POLICY |= {
+    "reproductions": (GET, SEES_REPRODUCTIONS),
+    "reproduction_status": (GET, SEES_REPRODUCTIONS),
+    "reproduction_fragment": (GET, SEES_REPRODUCTIONS),
+    "reproduction_download": (GET, SEES_REPRODUCTIONS),
+}
+PARAMETERS["reproduction_id"] = Parameter(_reproduction)
+# Alice's reproduction under another submission's address is nobody's: 404 for everyone, organizers included.
+OVERRIDES |= {
+    f"{name} [pk: another's]": SEES_NOTHING
+    for name in ("reproduction_status", "reproduction_fragment", "reproduction_download")
+}
+# An empty POST is a form without its file: shown again with the reason.
+MATRIX["reproductions (attaching)"] = (
+    POST,
+    lambda w: reverse("reproductions", args=[w.submission.pk]),
+    SEES_REPRODUCTIONS,
+)
+# --- end of reproductions ---------------------------------------------------------------------------------
+
+
 # The platform's URLs (the admin and allauth are third-party: they check their own users) --------------------
 
 THIRD_PARTY = ("allauth.", "django.")

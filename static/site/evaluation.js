@@ -1,10 +1,10 @@
-// The version page's evaluation: draw the plotly charts, and while runs are unfinished poll their progress;
-// when a run finishes (or a new one appears) fetch the section as the server now renders it and swap it in
-// place, keeping the scroll position and the opened example tables.
+// The version page's evaluation (and each reproduction's section beside it): draw the plotly charts, and while
+// runs are unfinished poll their progress; when a run finishes (or a new one appears) fetch the section as the
+// server now renders it and swap it in place, keeping the scroll position and the opened example tables.
 (function () {
   "use strict";
-  var section = document.getElementById("evaluation");
-  if (!section) return;
+  var sections = document.querySelectorAll("#evaluation, section.reproduction[data-evidence-url]");
+  if (!sections.length) return;
 
   // plotly's "Download plot" button, drawing the image as the server's PNG does: titled with the task, the
   // series and the metric (kept in the figure's meta) and without the linear/log buttons, on the axis shown.
@@ -45,72 +45,76 @@
 
   function isFinished(status) { return status === "succeeded" || status === "failed"; }
 
-  var known = statuses(section);
+  function watch(section) {
+    var known = statuses(section);
 
-  // Moves a progress bar in place; true when the run's new state needs markup from the server.
-  function update(run) {
-    var before = known[run.id];
-    if (before === undefined) return true;
-    var el = section.querySelector('[data-run="' + run.id + '"]');
-    var bar = el.querySelector(".progress");
-    var status = el.querySelector(".run-status");
-    if (run.status === "running" && bar) {
-      status.textContent = "Running · " + run.done + " / " + run.total;
-      bar.setAttribute("aria-valuenow", run.percent);
-      var inner = bar.querySelector(".progress-bar");
-      inner.classList.remove("bg-secondary");
-      inner.classList.add("progress-bar-striped", "progress-bar-animated");
-      inner.style.width = run.percent + "%";
-      inner.textContent = run.percent + "%";
-    } else if (run.status === "queued" && bar) {
-      status.textContent = run.queue_position
-        ? "Queued · position " + run.queue_position + " · " + run.estimated_start_text
-        : "Queued";
+    // Moves a progress bar in place; true when the run's new state needs markup from the server.
+    function update(run) {
+      var before = known[run.id];
+      if (before === undefined) return true;
+      var el = section.querySelector('[data-run="' + run.id + '"]');
+      var bar = el.querySelector(".progress");
+      var status = el.querySelector(".run-status");
+      if (run.status === "running" && bar) {
+        status.textContent = "Running · " + run.done + " / " + run.total;
+        bar.setAttribute("aria-valuenow", run.percent);
+        var inner = bar.querySelector(".progress-bar");
+        inner.classList.remove("bg-secondary");
+        inner.classList.add("progress-bar-striped", "progress-bar-animated");
+        inner.style.width = run.percent + "%";
+        inner.textContent = run.percent + "%";
+      } else if (run.status === "queued" && bar) {
+        status.textContent = run.queue_position
+          ? "Queued · position " + run.queue_position + " · " + run.estimated_start_text
+          : "Queued";
+      }
+      return before !== run.status && (isFinished(run.status) || isFinished(before));
     }
-    return before !== run.status && (isFinished(run.status) || isFinished(before));
-  }
 
-  function swap(html) {
-    var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("evaluation");
-    if (!fresh) throw new Error("the evaluation section is missing from the server's answer");
-    var opened = {};
-    section.querySelectorAll("details[open] > summary").forEach(function (s) { opened[s.textContent.trim()] = true; });
-    fresh.querySelectorAll("details > summary").forEach(function (s) {
-      if (opened[s.textContent.trim()]) s.parentElement.open = true;
-    });
-    var x = window.scrollX, y = window.scrollY;
-    if (window.Plotly) section.querySelectorAll(".js-plotly-plot").forEach(function (el) { Plotly.purge(el); });
-    section.replaceWith(fresh);
-    section = fresh;
-    known = statuses(section);
+    function swap(html) {
+      var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(section.id);
+      if (!fresh) throw new Error("the section " + section.id + " is missing from the server's answer");
+      var opened = {};
+      section.querySelectorAll("details[open] > summary").forEach(function (s) { opened[s.textContent.trim()] = true; });
+      fresh.querySelectorAll("details > summary").forEach(function (s) {
+        if (opened[s.textContent.trim()]) s.parentElement.open = true;
+      });
+      var x = window.scrollX, y = window.scrollY;
+      if (window.Plotly) section.querySelectorAll(".js-plotly-plot").forEach(function (el) { Plotly.purge(el); });
+      section.replaceWith(fresh);
+      section = fresh;
+      known = statuses(section);
+      draw(section);
+      window.scrollTo(x, y);
+    }
+
+    function refresh() {
+      return fetch(section.dataset.evidenceUrl, { headers: { Accept: "text/html" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(swap);
+    }
+
+    function poll() {
+      fetch(section.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (state) {
+          var changed = false;
+          var delayed = section.querySelector(".evaluation-delayed");
+          if (delayed) {
+            delayed.textContent = state.delayed || "";
+            delayed.hidden = !state.delayed;
+          }
+          state.runs.forEach(function (run) { changed = update(run) || changed; });
+          if (!changed) return !state.finished;
+          return refresh().then(function () { return section.dataset.finished !== "true"; });
+        })
+        .then(function (more) { if (more) setTimeout(poll, 2000); })
+        .catch(function () { setTimeout(poll, 5000); });
+    }
+
     draw(section);
-    window.scrollTo(x, y);
+    if (section.dataset.finished !== "true") poll();
   }
 
-  function refresh() {
-    return fetch(section.dataset.evidenceUrl, { headers: { Accept: "text/html" }, credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
-      .then(swap);
-  }
-
-  function poll() {
-    fetch(section.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-      .then(function (state) {
-        var changed = false;
-        var delayed = section.querySelector(".evaluation-delayed");
-        if (delayed) {
-          delayed.textContent = state.delayed || "";
-          delayed.hidden = !state.delayed;
-        }
-        state.runs.forEach(function (run) { changed = update(run) || changed; });
-        if (!changed) return !state.finished;
-        return refresh().then(function () { return section.dataset.finished !== "true"; });
-      })
-      .then(function (more) { if (more) setTimeout(poll, 2000); })
-      .catch(function () { setTimeout(poll, 5000); });
-  }
-
-  draw(section);
-  if (section.dataset.finished !== "true") poll();
+  sections.forEach(watch);
 })();
