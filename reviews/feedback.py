@@ -496,6 +496,29 @@ def retry_feedback_email(*, email: FeedbackEmail, by: AbstractBaseUser) -> bool:
     return bool(retried)
 
 
+def retry_failed_feedback(*, round: Round, by: AbstractBaseUser) -> int:
+    """An organizer sends every failed e-mail of the round again (after the provider's outage, say): each is
+    queued once, as by its own Retry. Returns how many were queued."""
+    if not is_organizer(by):
+        raise PermissionDenied("Only organizers send feedback.")
+    with transaction.atomic():
+        failed = list(
+            FeedbackEmail.objects.select_for_update()
+            .filter(round=round, status=Status.FAILED)
+            .values_list("pk", flat=True)
+        )
+        FeedbackEmail.objects.filter(pk__in=failed, status=Status.FAILED).update(
+            status=Status.QUEUED, error=""
+        )
+        for email_id in failed:
+            _enqueue(email_id)
+    if failed:
+        logger.info(
+            "failed feedback e-mails retried", extra={"round": round.pk, "emails": len(failed), "by": by.pk}
+        )
+    return len(failed)
+
+
 def feedback_log(*, round: Round) -> list[FeedbackEmail]:
     return list(
         FeedbackEmail.objects.filter(round=round)

@@ -7,8 +7,10 @@ import socketserver
 import threading
 from collections import Counter
 from email import message_from_bytes
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 from reviews import feedback
@@ -28,8 +30,11 @@ class FakeSMTP(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, faults: dict[str, list[str]]):
+    def __init__(self, faults: dict[str, list[str]], *, down_for: int = 0):
         super().__init__(("127.0.0.1", 0), _Session)
+        self.down_for = (
+            down_for  # this many connections are dropped before the greeting (the provider is down)
+        )
         self.faults = {to: list(kinds) for to, kinds in faults.items()}
         self.received: list[tuple[list[str], bytes]] = []  # (recipients, message) of each accepted message
         self.lock = threading.Lock()
@@ -57,6 +62,11 @@ class _Session(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         server: FakeSMTP = self.server
+        with server.lock:
+            down = server.down_for > 0
+            server.down_for -= down
+        if down:
+            return
         self.reply("220 fake.example ESMTP")
         recipients: list[str] = []
         pending: str | None = None
@@ -104,8 +114,10 @@ def smtp(settings):
     """Start a FakeSMTP with the given faults and point Django's SMTP backend at it."""
     servers = []
 
-    def start(**faults) -> FakeSMTP:
-        server = FakeSMTP({to.replace("_", "@", 1) + ".org": kinds for to, kinds in faults.items()})
+    def start(down_for: int = 0, **faults) -> FakeSMTP:
+        server = FakeSMTP(
+            {to.replace("_", "@", 1) + ".org": kinds for to, kinds in faults.items()}, down_for=down_for
+        )
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -196,3 +208,30 @@ def test_a_retry_after_a_lost_reply_reuses_the_message_id_so_the_copies_are_one_
     assert email.status == "sent"
     assert server.message_ids("charlie@example.org") == [first_id, first_id]
     assert email.provider_id == first_id
+
+
+def test_after_an_outage_every_failed_email_is_retried_at_once_and_each_arrives_once(
+    world, olga, open_round, smtp, caplog, django_capture_on_commit_callbacks
+):
+    server = smtp(down_for=3)  # every connection of the release is dropped before the greeting
+    with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
+        feedback.release_feedback(round=open_round, by=olga)
+    assert server.to() == {}
+    assert set(FeedbackEmail.objects.values_list("status", flat=True)) == {"failed"}
+    assert len([r for r in caplog.records if r.getMessage() == "feedback e-mail not sent"]) == 3
+
+    def retry_failed(*options) -> str:
+        out = StringIO()
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command(
+                "release_feedback", "--round", open_round.name, "--retry-failed", *options, stdout=out
+            )
+        return out.getvalue().strip()
+
+    assert retry_failed("--dry-run") == "would queue 3 failed e-mails again"
+    assert server.to() == {}
+    assert retry_failed() == "queued 3 failed e-mails again"
+    assert server.to() == {"alice@example.org": 1, "bob@example.org": 1, "charlie@example.org": 1}
+    assert set(FeedbackEmail.objects.values_list("status", "attempts")) == {("sent", 2)}
+    assert retry_failed() == "queued 0 failed e-mails again"
+    assert server.to() == {"alice@example.org": 1, "bob@example.org": 1, "charlie@example.org": 1}
