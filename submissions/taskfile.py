@@ -453,11 +453,15 @@ def _read_table_with_csv(text: str, pandas_error: str) -> _Table | Problem:
         if row == 1:
             return Problem('a double quote (") in the header is never closed, so no row can be read')
         unreadable.add(row - 2)
+        # The record's last field is the cell that took in the rest of the file.
+        last = len(records[row - 1]) - 1 if row - 1 < len(records) else width
+        column = _column_name(last, header[last]) if 0 <= last < width else None
         problems.append(
             Problem(
-                'a cell here starts with a double quote (") that is never closed, '
+                f'{"this cell" if column else "a cell here"} starts with a double quote (") that is never closed, '
                 "so the rest of the file was read as part of this cell",
                 row=row,
+                column=column,
             )
         )
     if not problems:

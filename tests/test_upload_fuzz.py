@@ -332,7 +332,7 @@ def huge_shape(draw) -> bytes:
 # Problems that concern a whole record, whose cells cannot be told apart: the row is named, and no column.
 WHOLE_ROW = (
     re.compile(r"this row has \d+ fields but the header has \d+ columns"),
-    re.compile(r"a cell here starts with a double quote"),
+    re.compile(r"a cell here starts with a double quote"),  # when its column cannot be told
 )
 
 
