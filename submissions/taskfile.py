@@ -139,9 +139,10 @@ class Problem:
     message: str
     row: int | None = None
     column: str | None = None
-    # For the same problem found in several rows: all of them (`row` is the first), and whether the
-    # other rows' messages name other values (another index, another cell).
-    rows: tuple[int, ...] = ()
+    # For the same problem found in several rows: all of them, ascending (`row` is the first), and whether
+    # the other rows' messages name other values (another index, another cell). An array of a million
+    # rows takes 8 MB, a tuple 44 MB; it takes no part in comparisons.
+    rows: Sequence[int] = field(default=(), compare=False)
     varied: bool = False
 
     def __str__(self) -> str:
@@ -653,7 +654,7 @@ def _grouped(problems: list[Problem]) -> list[Problem]:
             row=found[0].row,
             column=found[0].column,
             # A problem may name its rows already (the same cell in many rows).
-            rows=tuple(sorted(chain.from_iterable(p.rows or (p.row,) for p in found))),
+            rows=np.sort(np.concatenate([np.asarray(p.rows if len(p.rows) else [p.row]) for p in found])),
             varied=any(p.message != found[0].message for p in found),
         )
         for found in groups.values()
@@ -662,12 +663,11 @@ def _grouped(problems: list[Problem]) -> list[Problem]:
 
 def _row_ranges(rows: Sequence[int], limit: int = 4) -> str:
     """Sorted row numbers as ranges, e.g. "2–40, 45, 50–737", the first `limit` of them and a count of the rest."""
-    ranges: list[list[int]] = []
-    for row in rows:
-        if ranges and row == ranges[-1][1] + 1:
-            ranges[-1][1] = row
-        else:
-            ranges.append([row, row])
+    ascending = np.asarray(rows, dtype=np.int64)
+    breaks = np.flatnonzero(np.diff(ascending) != 1)
+    firsts = ascending[np.r_[0, breaks + 1]].tolist()
+    lasts = ascending[np.r_[breaks, len(ascending) - 1]].tolist()
+    ranges = list(zip(firsts, lasts, strict=True))
     shown = ", ".join(str(first) if first == last else f"{first}–{last}" for first, last in ranges[:limit])
     rest = sum(last - first + 1 for first, last in ranges[limit:])
     return shown + (f" and {rest} more rows" if rest else "")
@@ -697,13 +697,17 @@ def _check_cells(
     if "classes" in positions:
         codes, cells = _distinct(table.column(positions["classes"]), rows)
         class_lists = _parse_class_lists(cells)
-        problems += _check_classes(codes, cells, class_lists, rows, metric, warnings)
+        found = _check_classes(codes, cells, class_lists, rows, metric, warnings)
+        problems += found
         usable = [classes or [] for classes in class_lists]
-        per_row = map(usable.__getitem__, codes.tolist())
-        # Rows with the same cell must not share one mutable list: copy, unless every cell is different.
-        if len(usable) < len(codes):
-            per_row = map(list, per_row)
-        values["classes"] = np.fromiter(per_row, dtype=object, count=len(codes))
+        if (
+            not found
+        ):  # each row's own list, for the examples (a refused file has none: a million rows, no lists)
+            per_row = map(usable.__getitem__, codes.tolist())
+            # Rows with the same cell must not share one mutable list: copy, unless every cell is different.
+            if len(usable) < len(codes):
+                per_row = map(list, per_row)
+            values["classes"] = np.fromiter(per_row, dtype=object, count=len(codes))
         counts = np.array(list(map(len, usable)), dtype=np.int64)[codes]
     if "answer_index" in positions:
         codes, cells = _distinct(table.column(positions["answer_index"]), rows)
@@ -761,7 +765,7 @@ def _check_classes(
         errors = [
             _class_list_errors(cell, parsed, metric) for cell, parsed in zip(cells, class_lists, strict=True)
         ]
-        flagged = np.array(_rows_with(codes, list(map(bool, errors))), dtype=np.int64)
+        flagged = np.flatnonzero(np.array(list(map(bool, errors)), dtype=bool)[codes])
         where = np.asarray(rows, dtype=np.int64) + 2
         for code, ks in _by_code(codes, flagged):
             problems += [_in_rows(message, where[ks], "classes") for message in errors[code]]
@@ -797,8 +801,7 @@ def _by_code(codes: np.ndarray, positions: np.ndarray) -> Iterator[tuple[int, np
 def _in_rows(message: str, where: np.ndarray, column: str) -> Problem:
     """One problem found in the spreadsheet rows `where` (ascending): a file of a million broken rows makes one
     object per kind of problem, not one per row."""
-    found = where.tolist()
-    return Problem(message, row=found[0], column=column, rows=tuple(found) if len(found) > 1 else ())
+    return Problem(message, row=int(where[0]), column=column, rows=where.copy() if len(where) > 1 else ())
 
 
 def _rows_with(codes: np.ndarray, flags: list[bool]) -> list[int]:
