@@ -482,14 +482,17 @@ def send_feedback_email(*, email_id: int) -> bool:
     if not claim_feedback_email(email_id=email_id):
         return False
     email = FeedbackEmail.objects.select_related("recipient", "round").get(pk=email_id)
-    FeedbackEmail.objects.filter(pk=email_id).update(attempts=email.attempts + 1)
+    # One Message-ID for every attempt, recorded before the first: when a failure hides that the provider took
+    # the message (the connection dropped before its reply), the retry's copy is known for the same message.
+    message_id = email.provider_id if email.provider_id.startswith("<") else make_msgid(domain=str(DNS_NAME))
+    FeedbackEmail.objects.filter(pk=email_id).update(attempts=email.attempts + 1, provider_id=message_id)
     context = {"feedback_email": email_id, "submission": email.submission_id, "recipient": email.to}
     try:
         submission = _submissions_of(email.round).get(pk=email.submission_id)
         rendered = render_feedback(
             submission=submission, recipient=email.recipient.get_username(), round=email.round
         )
-        message = _message(rendered, to=email.to)
+        message = _message(rendered, to=email.to, message_id=message_id)
         message.send()
     except Exception as error:  # whatever failed is logged and shown in the log, where it can be retried
         logger.warning("feedback e-mail not sent", exc_info=True, extra=context)
@@ -510,12 +513,9 @@ def send_feedback_email(*, email_id: int) -> bool:
     return True
 
 
-def _message(rendered: FeedbackMessage, *, to: str) -> EmailMultiAlternatives:
+def _message(rendered: FeedbackMessage, *, to: str, message_id: str) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
-        rendered.subject,
-        rendered.text,
-        to=[to],
-        headers={"Message-ID": make_msgid(domain=str(DNS_NAME))},
+        rendered.subject, rendered.text, to=[to], headers={"Message-ID": message_id}
     )
     message.attach_alternative(rendered.html, "text/html")
     if rendered.images:
@@ -542,6 +542,29 @@ def retry_feedback_email(*, email: FeedbackEmail, by: AbstractBaseUser) -> bool:
     if retried:
         logger.info("feedback e-mail retried", extra={"feedback_email": email.pk, "by": by.pk})
     return bool(retried)
+
+
+def retry_failed_feedback(*, round: Round, by: AbstractBaseUser) -> int:
+    """An organizer sends every failed e-mail of the round again (after the provider's outage, say): each is
+    queued once, as by its own Retry. Returns how many were queued."""
+    if not is_organizer(by):
+        raise PermissionDenied("Only organizers send feedback.")
+    with transaction.atomic():
+        failed = list(
+            FeedbackEmail.objects.select_for_update()
+            .filter(round=round, status=Status.FAILED)
+            .values_list("pk", flat=True)
+        )
+        FeedbackEmail.objects.filter(pk__in=failed, status=Status.FAILED).update(
+            status=Status.QUEUED, error=""
+        )
+        for email_id in failed:
+            _enqueue(email_id)
+    if failed:
+        logger.info(
+            "failed feedback e-mails retried", extra={"round": round.pk, "emails": len(failed), "by": by.pk}
+        )
+    return len(failed)
 
 
 def feedback_log(*, round: Round) -> list[FeedbackEmail]:

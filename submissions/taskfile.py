@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from contest.rules import LOGODDS_METRICS, METRICS, MIN_EXAMPLES, SUBSAMPLE_CAP
+from contest.text import FORBIDDEN_IN_LINE, describe_forbidden, escape
 from contest.text import FORBIDDEN_IN_TEXT as _FORBIDDEN
-from contest.text import describe_forbidden, escape
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "classification": ("prompt", "classes", "answer_index"),
@@ -36,6 +36,11 @@ _TEXT_COLUMNS = ("prompt", "other_prompt", "completion")
 MAX_SUBCATEGORIES = 50
 # The group of the examples whose subcategory cell is empty.
 BLANK_SUBCATEGORY = "(blank)"
+# A task needs four columns and a subcategory; a spreadsheet may export a few hundred empty ones. Reading
+# costs time per column (a quarter of a millisecond), so a header of more is refused before the file is read.
+MAX_COLUMNS = 1000
+# How many names or positions a message about the header lists before it counts the rest.
+_LISTED = 20
 # Written by pandas' DataFrame.to_csv for an unnamed index, or after a re-save of such a file.
 _INDEX_HEADERS = ("", "Unnamed: 0")
 
@@ -134,9 +139,10 @@ class Problem:
     message: str
     row: int | None = None
     column: str | None = None
-    # For the same problem found in several rows: all of them (`row` is the first), and whether the
-    # other rows' messages name other values (another index, another cell).
-    rows: tuple[int, ...] = ()
+    # For the same problem found in several rows: all of them, ascending (`row` is the first), and whether
+    # the other rows' messages name other values (another index, another cell). An array of a million
+    # rows takes 8 MB, a tuple 44 MB; it takes no part in comparisons.
+    rows: Sequence[int] = field(default=(), compare=False)
     varied: bool = False
 
     def __str__(self) -> str:
@@ -215,7 +221,7 @@ def read_task_file(
         return TaskFileReport(errors=[body], warnings=[], n_examples=0, examples=None)
     utf16 = body is not data
     body = body.removeprefix(_UTF8_BOM)
-    unreadable = _not_text(body, filename) or _empty(body)
+    unreadable = _not_text(body, filename) or _empty(body) or _too_wide(body)
     if unreadable is not None:
         return TaskFileReport(errors=[unreadable], warnings=[], n_examples=0, examples=None)
     table = _read_table(body)
@@ -367,6 +373,21 @@ def _empty(body: bytes) -> Problem | None:
     return Problem("the file is empty") if not body or body.isspace() else None
 
 
+def _too_wide(body: bytes) -> Problem | None:
+    # The header's first line: a name holding a line break is rare, and only the count above the limit matters.
+    end = body.find(b"\n")
+    line = body if end < 0 else body[:end]
+    if line.count(b",") < MAX_COLUMNS:
+        return None
+    count = len(next(csv.reader([line.decode("utf-8", "replace")]), []))
+    if count <= MAX_COLUMNS:
+        return None
+    return Problem(
+        f"row 1 (the header) has {count:,} columns, but a task file may have at most {MAX_COLUMNS:,}; "
+        "keep the columns the metric reads (and a subcategory), and delete the others"
+    )
+
+
 # --- Reading the records -----------------------------------------------------------------------
 
 
@@ -433,11 +454,15 @@ def _read_table_with_csv(text: str, pandas_error: str) -> _Table | Problem:
         if row == 1:
             return Problem('a double quote (") in the header is never closed, so no row can be read')
         unreadable.add(row - 2)
+        # The record's last field is the cell that took in the rest of the file.
+        last = len(records[row - 1]) - 1 if row - 1 < len(records) else width
+        column = _column_name(last, header[last]) if 0 <= last < width else None
         problems.append(
             Problem(
-                'a cell here starts with a double quote (") that is never closed, '
+                f'{"this cell" if column else "a cell here"} starts with a double quote (") that is never closed, '
                 "so the rest of the file was read as part of this cell",
                 row=row,
+                column=column,
             )
         )
     if not problems:
@@ -472,7 +497,7 @@ def _check_header(
     for name, found in positions.items():
         # Spreadsheets often export empty columns after the last one: those only get the warning below.
         if len(found) > 1 and name.strip():
-            columns = ", ".join(str(position + 1) for position in found)
+            columns = _listed([str(position + 1) for position in found])
             errors.append(
                 Problem(
                     f"the column name {_quote(name)} appears {len(found)} times (columns {columns}); "
@@ -490,7 +515,7 @@ def _check_header(
         if name not in required and not (used and name == used)
     ]
     if extra:
-        warnings.append(Problem(f"these columns are not used and will be ignored: {', '.join(extra)}"))
+        warnings.append(Problem(f"these columns are not used and will be ignored: {_listed(extra)}"))
     return {name: positions[name][0] for name in required if name in positions}
 
 
@@ -560,6 +585,12 @@ def _missing_column(name: str, header: list[str]) -> str:
     return f"missing column {_quote(name)}"
 
 
+def _listed(items: list[str]) -> str:
+    """The first of `items`, comma-separated, and a count of the others: a message stays a line long."""
+    shown = ", ".join(items[:_LISTED])
+    return shown + (f" and {len(items) - _LISTED} more" if len(items) > _LISTED else "")
+
+
 def _normalise(name: str) -> str:
     return re.sub(r"[\s-]+", "_", name.strip().lower())
 
@@ -622,7 +653,8 @@ def _grouped(problems: list[Problem]) -> list[Problem]:
             found[0].message,
             row=found[0].row,
             column=found[0].column,
-            rows=tuple(p.row for p in found),
+            # A problem may name its rows already (the same cell in many rows).
+            rows=np.sort(np.concatenate([np.asarray(p.rows if len(p.rows) else [p.row]) for p in found])),
             varied=any(p.message != found[0].message for p in found),
         )
         for found in groups.values()
@@ -631,12 +663,11 @@ def _grouped(problems: list[Problem]) -> list[Problem]:
 
 def _row_ranges(rows: Sequence[int], limit: int = 4) -> str:
     """Sorted row numbers as ranges, e.g. "2–40, 45, 50–737", the first `limit` of them and a count of the rest."""
-    ranges: list[list[int]] = []
-    for row in rows:
-        if ranges and row == ranges[-1][1] + 1:
-            ranges[-1][1] = row
-        else:
-            ranges.append([row, row])
+    ascending = np.asarray(rows, dtype=np.int64)
+    breaks = np.flatnonzero(np.diff(ascending) != 1)
+    firsts = ascending[np.r_[0, breaks + 1]].tolist()
+    lasts = ascending[np.r_[breaks, len(ascending) - 1]].tolist()
+    ranges = list(zip(firsts, lasts, strict=True))
     shown = ", ".join(str(first) if first == last else f"{first}–{last}" for first, last in ranges[:limit])
     rest = sum(last - first + 1 for first, last in ranges[limit:])
     return shown + (f" and {rest} more rows" if rest else "")
@@ -666,13 +697,17 @@ def _check_cells(
     if "classes" in positions:
         codes, cells = _distinct(table.column(positions["classes"]), rows)
         class_lists = _parse_class_lists(cells)
-        problems += _check_classes(codes, cells, class_lists, rows, metric, warnings)
+        found = _check_classes(codes, cells, class_lists, rows, metric, warnings)
+        problems += found
         usable = [classes or [] for classes in class_lists]
-        per_row = map(usable.__getitem__, codes.tolist())
-        # Rows with the same cell must not share one mutable list: copy, unless every cell is different.
-        if len(usable) < len(codes):
-            per_row = map(list, per_row)
-        values["classes"] = np.fromiter(per_row, dtype=object, count=len(codes))
+        if (
+            not found
+        ):  # each row's own list, for the examples (a refused file has none: a million rows, no lists)
+            per_row = map(usable.__getitem__, codes.tolist())
+            # Rows with the same cell must not share one mutable list: copy, unless every cell is different.
+            if len(usable) < len(codes):
+                per_row = map(list, per_row)
+            values["classes"] = np.fromiter(per_row, dtype=object, count=len(codes))
         counts = np.array(list(map(len, usable)), dtype=np.int64)[codes]
     if "answer_index" in positions:
         codes, cells = _distinct(table.column(positions["answer_index"]), rows)
@@ -698,14 +733,21 @@ def _check_text(name: str, table: _Table, position: int, rows: Sequence[int]) ->
     if not blank:
         return []
     checked = set(rows)
-    return [
-        Problem(
-            f"the {name.replace('_', ' ')} is {'only whitespace' if cell else 'empty'}",
-            row=i + 2,
-            column=name,
-        )
+    found = [
+        (i, bool(cell))
         for i, cell in zip(blank, table.column(position).iloc[blank].tolist(), strict=True)
         if i in checked
+    ]
+    if not found:
+        return []
+    # One problem for the empty cells and one for those of only whitespace, each naming all their rows.
+    where = np.array([i for i, _ in found], dtype=np.int64) + 2
+    kinds = np.array([spaces for _, spaces in found], dtype=np.int64)
+    return [
+        _in_rows(
+            f"the {name.replace('_', ' ')} is {'only whitespace' if spaces else 'empty'}", where[ks], name
+        )
+        for spaces, ks in _by_code(kinds, np.arange(len(found)))
     ]
 
 
@@ -723,8 +765,10 @@ def _check_classes(
         errors = [
             _class_list_errors(cell, parsed, metric) for cell, parsed in zip(cells, class_lists, strict=True)
         ]
-        for k in _rows_with(codes, list(map(bool, errors))):
-            problems += [Problem(message, row=rows[k] + 2, column="classes") for message in errors[codes[k]]]
+        flagged = np.flatnonzero(np.array(list(map(bool, errors)), dtype=bool)[codes])
+        where = np.asarray(rows, dtype=np.int64) + 2
+        for code, ks in _by_code(codes, flagged):
+            problems += [_in_rows(message, where[ks], "classes") for message in errors[code]]
     # Every (non-empty) class starts with a space iff a space follows each separator (no cell holds a NUL).
     if ("\x00" + "\x00".join(classes)).count("\x00 ") < len(classes) - classes.count(""):
         unspaced = [[c for c in parsed or () if c and not c.startswith(" ")] for parsed in class_lists]
@@ -740,6 +784,24 @@ def _check_classes(
             )
         )
     return problems
+
+
+def _by_code(codes: np.ndarray, positions: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """Each distinct value of `codes` at `positions`, with those of `positions` where it is, in order."""
+    if not len(positions):
+        return
+    selected = codes[positions]
+    order = np.argsort(selected, kind="stable")
+    ordered = selected[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]).tolist()
+    for start, end in zip(starts, [*starts[1:], len(order)], strict=True):
+        yield int(ordered[start]), positions[order[start:end]]
+
+
+def _in_rows(message: str, where: np.ndarray, column: str) -> Problem:
+    """One problem found in the spreadsheet rows `where` (ascending): a file of a million broken rows makes one
+    object per kind of problem, not one per row."""
+    return Problem(message, row=int(where[0]), column=column, rows=where.copy() if len(where) > 1 else ())
 
 
 def _rows_with(codes: np.ndarray, flags: list[bool]) -> list[int]:
@@ -823,10 +885,17 @@ def _check_answer_index(
     indices = numbers[codes]
     wrong = ~is_integer[codes] | ((counts > 0) & ((indices < 0) | (indices >= counts)))
     problems = []
-    for k in np.flatnonzero(wrong).tolist():
-        message = _answer_problem(answers[codes[k]], int(counts[k]))
+    flagged = np.flatnonzero(wrong)
+    if not len(flagged):
+        return problems
+    # The message depends on the cell and the number of classes: one problem per pair, naming all its rows.
+    pairs = codes[flagged].astype(np.int64) * (int(counts.max()) + 1) + counts[flagged]
+    where = np.asarray(rows, dtype=np.int64) + 2
+    for pair, ks in _by_code(pairs, np.arange(len(flagged))):
+        code, count = divmod(pair, int(counts.max()) + 1)
+        message = _answer_problem(answers[code], count)
         if message is not None:
-            problems.append(Problem(message, row=rows[k] + 2, column="answer_index"))
+            problems.append(_in_rows(message, where[flagged[ks]], "answer_index"))
     return problems
 
 
@@ -936,10 +1005,20 @@ def _data_columns(table: _Table) -> list[tuple[int, str]]:
     """Each column's position and the name messages give it (its number when it has none)."""
     first = 1 if table.header[0] in _INDEX_HEADERS else 0
     return [
-        (position, name if name.strip() else str(position + 1))
+        (position, _column_name(position, name))
         for position, name in enumerate(table.header)
         if position >= first
     ]
+
+
+def _column_name(position: int, name: str) -> str:
+    """How a message names a column: by its name, quoted and shortened where it holds a line break or a control
+    character or is long (a message stays one printable line), and by its number when it has no name."""
+    if not name.strip():
+        return str(position + 1)
+    if len(name) > _SHOWN_CHARS or FORBIDDEN_IN_LINE.search(name):
+        return _quote(name)
+    return name
 
 
 def _cells_matching(

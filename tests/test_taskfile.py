@@ -397,7 +397,15 @@ def test_first_record_with_an_extra_field_is_not_taken_for_an_index():
 def test_unclosed_quote():
     text = classification(["A?", YES_NO, "0"]) + "C?,\"[' a', ' b'],1\n"
     assert errors(text) == [
-        'row 3: a cell here starts with a double quote (") that is never closed, '
+        'row 3, column classes: this cell starts with a double quote (") that is never closed, '
+        "so the rest of the file was read as part of this cell"
+    ]
+
+
+def test_an_unclosed_quote_in_a_later_column_names_that_column():
+    text = "prompt,classes,answer_index,notes\nA?,\"[' a', ' b']\",0,fine\nC?,\"[' a', ' b']\",1,\"oops\n"
+    assert errors(text) == [
+        'row 3, column notes: this cell starts with a double quote (") that is never closed, '
         "so the rest of the file was read as part of this cell"
     ]
 

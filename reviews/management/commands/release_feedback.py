@@ -1,4 +1,5 @@
-"""manage.py release_feedback --round NAME [--dry-run] [--by USERNAME]: what the Release button does."""
+"""manage.py release_feedback --round NAME [--dry-run] [--by USERNAME]: what the Release button does.
+With --retry-failed: queue every failed e-mail of the round again, as its Retry button in the log does."""
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -6,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Role
 from reviews import feedback
+from reviews.models import FeedbackEmail
 from submissions.models import Round
 
 
@@ -20,6 +22,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--by", help="The organizer releasing it (username); needed when there is more than one."
         )
+        parser.add_argument(
+            "--retry-failed",
+            action="store_true",
+            help="Send every e-mail that failed (e.g. while the provider was down) again, each once.",
+        )
 
     def handle(self, *args, **options):
         round = Round.objects.filter(name=options["round"]).first()
@@ -27,6 +34,15 @@ class Command(BaseCommand):
             names = ", ".join(Round.objects.values_list("name", flat=True)) or "none"
             raise CommandError(f"No round named {options['round']!r} (rounds: {names}).")
         by = self._organizer(options["by"])
+        if options["retry_failed"]:
+            if options["dry_run"]:
+                count = FeedbackEmail.objects.filter(round=round, status=FeedbackEmail.Status.FAILED).count()
+                verb = "would queue"
+            else:
+                count = feedback.retry_failed_feedback(round=round, by=by)
+                verb = "queued"
+            self.stdout.write(f"{verb} {count} failed e-mail{'' if count == 1 else 's'} again")
+            return
         try:
             outcome = feedback.release_feedback(round=round, by=by, dry_run=options["dry_run"])
         except ValidationError as refused:
