@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.selectors import is_organizer
@@ -136,4 +137,17 @@ def feedback_retry(request: HttpRequest, pk: int, email_id: int) -> HttpResponse
         messages.success(request, f"The e-mail to {email.to} is queued again.")
     else:
         messages.error(request, f"The e-mail to {email.to} has not failed: nothing to retry.")
+    return redirect("feedback_log", pk=pk)
+
+
+@login_required
+@require_POST
+def feedback_retry_failed(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every failed e-mail of the round queued again at once (after the provider's outage, say)."""
+    round = _organizer_round(request, pk)
+    queued = feedback.retry_failed_feedback(round=round, by=request.user)
+    if queued:
+        messages.success(request, f"{queued} failed e-mail{pluralize(queued)} queued again.")
+    else:
+        messages.error(request, "No e-mail of this round has failed: nothing to retry.")
     return redirect("feedback_log", pk=pk)

@@ -30,6 +30,11 @@ urlpatterns = [
     ),
     path("console/rounds/<int:pk>/feedback/log/", feedback_views.feedback_log, name="feedback_log"),
     path(
+        "console/rounds/<int:pk>/feedback/log/retry-failed/",
+        feedback_views.feedback_retry_failed,
+        name="feedback_retry_failed",
+    ),
+    path(
         "console/rounds/<int:pk>/feedback/log/<int:email_id>/retry/",
         feedback_views.feedback_retry,
         name="feedback_retry",

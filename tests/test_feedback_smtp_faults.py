@@ -235,3 +235,26 @@ def test_after_an_outage_every_failed_email_is_retried_at_once_and_each_arrives_
     assert set(FeedbackEmail.objects.values_list("status", "attempts")) == {("sent", 2)}
     assert retry_failed() == "queued 0 failed e-mails again"
     assert server.to() == {"alice@example.org": 1, "bob@example.org": 1, "charlie@example.org": 1}
+
+
+def test_the_feedback_log_retries_every_failed_email_with_one_button(
+    client, world, olga, open_round, smtp, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    server = smtp(down_for=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        feedback.release_feedback(round=open_round, by=olga)
+    client.force_login(olga)
+    log = reverse("feedback_log", args=[open_round.pk])
+    assert "Retry all failed" in client.get(log).content.decode()
+
+    retry = reverse("feedback_retry_failed", args=[open_round.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(retry, follow=True)
+    assert "3 failed e-mails queued again." in response.content.decode()
+    assert server.to() == {"alice@example.org": 1, "bob@example.org": 1, "charlie@example.org": 1}
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(retry, follow=True).content.decode()
+    assert "nothing to retry" in again and "Retry all failed" not in again
+    assert server.to() == {"alice@example.org": 1, "bob@example.org": 1, "charlie@example.org": 1}

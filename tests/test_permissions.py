@@ -305,6 +305,7 @@ POLICY = {
     "feedback_release": (GET, ORGANIZER_SENT_BACK),
     "feedback_log": (GET, ORGANIZER_ONLY),
     "feedback_retry": (POST, ORGANIZER_SENT_BACK),
+    "feedback_retry_failed": (POST, ORGANIZER_SENT_BACK),
 }
 
 # Where a URL needs more than its objects to exist: what the world does first.
