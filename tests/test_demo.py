@@ -3,6 +3,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, Team
@@ -102,3 +103,24 @@ def test_the_demo_completes_the_reviews_of_a_database_seeded_before():
     call_command("seed_demo", stdout=StringIO())
     assert Review.objects.filter(status=Review.Status.SUBMITTED).count() == 6
     assert Award.objects.get(submission__current_version__task_name="Logic under flattery").tier == "second"
+
+
+def test_reviewer1_attached_a_reproduction_that_the_authors_never_see():
+    from django.test import Client
+
+    from evaluation.models import Reproduction
+
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())  # a second seeding attaches no second one
+    proverb = Submission.objects.get(current_version__task_name="Proverb ending")
+    reproduction = Reproduction.objects.get(version__submission=proverb)
+    assert reproduction.created_by.username == "reviewer1"
+    assert (
+        reproduction.runs.count() == proverb.current_version.runs.count()
+    )  # its models (none without the demo series)
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="reviewer1"))
+    review_page = client.get(reverse("review_page", args=[proverb.pk])).content.decode()
+    assert "Reproduction 1" in review_page and "endings swapped" in review_page
+    client.force_login(get_user_model().objects.get(username="alice"))
+    assert "Reproduction" not in client.get(proverb.get_absolute_url()).content.decode()

@@ -1,6 +1,9 @@
 """Demo data for the embedded default: accounts for each role, two rounds, real 2022 tasks (CC-BY)."""
 
+import ast
+import csv
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
@@ -15,7 +18,8 @@ from accounts.models import Role
 from accounts.selectors import team_of
 from accounts.services import grant_role, join_team, register_contestant, rename_team
 from contest import rubric
-from evaluation.models import LanguageModel, ModelSeries
+from evaluation.models import LanguageModel, ModelSeries, Reproduction
+from evaluation.services import create_reproduction
 from reviews.feedback import is_released, release_feedback
 from reviews.models import Assignment, Award, DiscussionPost, Review
 from reviews.selectors import round_tally
@@ -160,6 +164,7 @@ class Command(BaseCommand):
         self._demo_award(round1, organizer)
         self._demo_draft(round1, organizer)
         self._demo_feedback(round1, organizer)
+        self._demo_reproduction(round1)
 
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         for line in (
@@ -167,6 +172,7 @@ class Command(BaseCommand):
             "  reviewer1, reviewer2 reviewers, each assigned the demo submissions (blind), every review",
             "                       submitted; round 1's tally has one award confirmed",
             "  reviewer3            reviewer with one draft review and one not started",
+            "  (reviewer1 attached a reproduction of Proverb ending: see Reproducibility on the review page)",
             "  (round 1's feedback is released: its teams read their reviews and the private series)",
             "  alice, bob           contestants in team Proverbial",
             "  carol                contestant in her own team",
@@ -224,6 +230,34 @@ class Command(BaseCommand):
                     round=round, submission_id=row.submission.pk, tier=row.line.award, reason="", by=organizer
                 )
         release_feedback(round=round, by=organizer)
+
+    def _demo_reproduction(self, round: Round) -> None:
+        """reviewer1 attaches a reproduction of "Proverb ending" for its Reproducibility: in this demo, the
+        file's second half with the two endings of each proverb swapped (the correct one moves to the other
+        place), evaluated by the worker like the original."""
+        proverb = Submission.objects.filter(round=round, current_version__task_name="Proverb ending").first()
+        if proverb is None or Reproduction.objects.filter(version__submission=proverb).exists():
+            return
+        with (TASKS_DIR / "1-proverb-ending.csv").open(newline="", encoding="utf-8") as source:
+            rows = list(csv.DictReader(source))
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=["prompt", "classes", "answer_index"])
+        writer.writeheader()
+        for row in rows[len(rows) // 2 :]:
+            classes = ast.literal_eval(row["classes"])
+            writer.writerow(
+                {
+                    "prompt": row["prompt"],
+                    "classes": repr(classes[::-1]),
+                    "answer_index": len(classes) - 1 - int(row["answer_index"]),
+                }
+            )
+        create_reproduction(
+            user=get_user_model().objects.get(username="reviewer1"),
+            submission=proverb,
+            upload=TaskUpload(name="proverb-ending-remade.csv", data=out.getvalue().encode()),
+            note="Demo: the second half of the proverbs, each with its two endings swapped.",
+        )
 
     def _demo_award(self, round: Round, organizer) -> None:
         """The organizer confirms the tally's proposal for one submission, so the tally shows a decision."""
