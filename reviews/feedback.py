@@ -258,16 +258,19 @@ def render_feedback(
 
 
 def feedback_for(*, user: AbstractBaseUser, submission: Submission) -> dict | None:
-    """What the version page shows the team of the submission once its round's feedback is released (None
-    before, and for anyone else): the tier and the reviewers' comments for the authors. Three queries at
-    most, whatever the number of reviews."""
+    """What the version page shows the team of the submission once its round's feedback is released and its
+    award decided (None before, and for anyone else): the tier and the reviewers' comments for the authors.
+    Three queries at most, whatever the number of reviews."""
     if not is_team_member(user=user, submission=submission):
         return None
     if not FeedbackRelease.objects.filter(round=submission.round_id).exists():
         return None
     award = Award.objects.filter(submission=submission, round=submission.round_id).first()
+    if award is None:
+        # Submitted after the release (releasing needs every award decided): nothing is decided to read yet.
+        return None
     return {
-        "tier": tier_wording(award.tier if award else None),
+        "tier": tier_wording(award.tier),
         "reviews": reviews_for_authors(_submitted_reviews([submission.pk]).get(submission.pk, [])),
     }
 
