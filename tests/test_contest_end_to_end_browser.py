@@ -12,7 +12,9 @@ Then, at a phone's width (390×844): a contestant signs up and submits a task th
 evaluation to finish and sees the verdicts and plots; the organizer assigns reviewers (``assign_reviewers``, the
 organizers' command); two reviewers fill the rubric and submit (the second with the keyboard alone); the organizer
 confirms the award in the prize tally, previews the feedback e-mail and releases it (with the keyboard alone);
-the contestant reads the feedback on the version page, and the e-mail is in the console log.
+the contestant reads the feedback on the version page, and the e-mail is in the console log. (The demo has
+released round 1's feedback already, so the organizer's release is *Release again*, which sends what is unsent:
+the contestant's e-mail; the contestant's page shows no decision until the award is confirmed.)
 
 Every page of the journey must not scroll sideways at 390 px and show its main action; every form page (login,
 sign-up, submission form, review, tally, release) must label each control, move the focus in reading order and
