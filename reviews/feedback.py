@@ -279,24 +279,28 @@ def rounds_deciding(submission: Submission) -> list[Round]:
 
 
 def feedback_for(*, user: AbstractBaseUser, submission: Submission) -> dict | None:
-    """What the version page shows the team of the submission once feedback about it is released (None
-    before, and for anyone else): the tier of the latest released decision and the reviewers' comments for the
-    authors. Four queries at most, whatever the number of reviews."""
+    """What the version page shows the team of the submission once feedback about it is released and its
+    award decided (None before, and for anyone else): the tier of the latest released decision and the
+    reviewers' comments for the authors. Three queries at most, whatever the number of reviews."""
     if not is_team_member(user=user, submission=submission):
         return None
-    release = (
-        FeedbackRelease.objects.filter(round__in=rounds_deciding(submission))
+    # A task submitted after its round's release has no decision to read yet (releasing needs every award).
+    award = (
+        Award.objects.filter(
+            submission=submission,
+            round__in=rounds_deciding(submission),
+            round__feedback_release__isnull=False,
+        )
         .select_related("round")
         .order_by("-round__deadline", "-round_id")
         .first()
     )
-    if release is None:
+    if award is None:
         return None
-    award = Award.objects.filter(submission=submission, round=release.round_id).first()
     return {
-        "round": release.round.name,
-        "final": release.round_id != submission.round_id,
-        "tier": tier_wording(award.tier if award else None),
+        "round": award.round.name,
+        "final": award.round_id != submission.round_id,
+        "tier": tier_wording(award.tier),
         "reviews": reviews_for_authors(_submitted_reviews([submission.pk]).get(submission.pk, [])),
     }
 

@@ -271,6 +271,24 @@ def test_release_is_refused_until_every_award_is_confirmed(world, olga, open_rou
 
 
 @pytest.mark.django_db
+def test_a_task_submitted_after_the_release_shows_no_decision_until_its_award_is_confirmed(
+    client, world, olga, open_round, valid_csv, django_capture_on_commit_callbacks
+):
+    from tests.factories import ContestantFactory
+
+    _release(open_round, olga, django_capture_on_commit_callbacks)
+    dana = ContestantFactory(username="dana")
+    with django_capture_on_commit_callbacks(execute=False):
+        late = _submission(dana, open_round, valid_csv, name="Late task")
+    client.force_login(dana)
+    url = reverse("submission_detail", args=[late.pk])
+    page = client.get(url).content.decode()
+    assert 'id="feedback"' not in page and "Not accepted" not in page  # nobody has decided anything yet
+    Award.objects.create(submission=late, round=open_round, tier="third", decided_by=olga)
+    assert "Decision: <strong>Third prize" in client.get(url).content.decode()
+
+
+@pytest.mark.django_db
 def test_organizers_edit_the_wording_with_placeholders_escaped_in_html(
     client, world, olga, open_round, django_capture_on_commit_callbacks
 ):

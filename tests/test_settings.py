@@ -45,3 +45,22 @@ def test_var_dir_from_a_env_file_moves_everything_the_embedded_default_keeps(tmp
 def test_the_process_environment_wins_over_the_env_file(tmp_path):
     seen = _settings_with(f"VAR_DIR={tmp_path / 'from-file'}\n", tmp_path, VAR_DIR=str(tmp_path / "from-env"))
     assert seen["var"] == str(tmp_path / "from-env")
+
+
+def test_the_folder_broker_keeps_all_its_files_under_var_dir(tmp_path):
+    """Nothing of the embedded default's broker lands in the folder a process started in (kombu's default
+    ``./control`` for the exchange tables): two embedded sites on one machine share no file."""
+    code = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps(s.CELERY_BROKER_TRANSPORT_OPTIONS))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings", VAR_DIR=str(tmp_path), ENV_FILE=str(tmp_path / "no.env")
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    folders = json.loads(out.stdout)
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
+        assert folders[key].startswith(str(tmp_path / "broker")), (key, folders[key])

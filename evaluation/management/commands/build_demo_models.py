@@ -1,8 +1,10 @@
-"""Train the demo series of small GPT-2 models offline: ``manage.py build_demo_models [--out var/models]``."""
+"""Train the demo series of small GPT-2 models offline: ``manage.py build_demo_models [--out DIR]`` (default: the
+``MODELS_DIR`` setting, where ``seed_demo`` looks for the series)."""
 
 import json
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from evaluation.engine.demo_models import DEMO_SERIES, build_demo_series
@@ -15,12 +17,16 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--out", default="var/models", help="output directory (default: var/models)")
+        parser.add_argument(
+            "--out",
+            default=None,
+            help="output directory (default: the MODELS_DIR setting, var/models unless set)",
+        )
         parser.add_argument("--steps", type=int, default=None, help="training steps per model")
         parser.add_argument("--force", action="store_true", help="rebuild even if OUT/series.json exists")
 
     def handle(self, *args, **options):
-        out = Path(options["out"])
+        out = Path(options["out"] or settings.MODELS_DIR)
         series = out / "series.json"
         if series.is_file() and not options["force"]:
             names = [m["name"] for m in json.loads(series.read_text())["models"]]
