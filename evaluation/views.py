@@ -27,6 +27,7 @@ from evaluation.reproductions import RULE
 from submissions.models import Submission
 from submissions.selectors import submissions_visible_to
 from submissions.services import TaskFileInvalid, TaskUpload
+from submissions.uploads import bound_form
 
 logger = logging.getLogger(__name__)
 
@@ -267,13 +268,7 @@ def _reproduction(request: HttpRequest, pk: int, reproduction_id: int) -> Reprod
 
 
 def reproduction_form(request: HttpRequest) -> ReproductionForm:
-    form = ReproductionForm(request.POST or None, request.FILES or None)
-    refused = getattr(request, "upload_refused", None)  # the upload handler stopped reading an oversized file
-    if refused:
-        form.is_valid()
-        form.errors.pop("task_file", None)  # "required": the file was cut off, not missing
-        form.add_error("task_file", refused)
-    return form
+    return bound_form(ReproductionForm, request)
 
 
 @login_required

@@ -23,6 +23,18 @@ def too_large_message(size_bytes: int | None = None) -> str:
     return f"{size} Tasks above 10,000 examples are subsampled anyway, so a smaller file loses nothing."
 
 
+def bound_form(form_class, request, **kwargs):
+    """The form bound to the request's data and files; where the upload handler stopped reading an oversized
+    file, its file field says so (the field's "required" would blame the user for a file that was cut off)."""
+    form = form_class(request.POST or None, request.FILES or None, **kwargs)
+    refused = getattr(request, "upload_refused", None)
+    if refused:
+        form.is_valid()
+        form.errors.pop("task_file", None)
+        form.add_error("task_file", refused)
+    return form
+
+
 class UploadSizeLimitMiddleware:
     """Answers 413 to a body longer than a task file and the form's answers may be, without reading it."""
 

@@ -14,6 +14,7 @@ from submissions import selectors, services
 from submissions.forms import SubmissionForm, WithdrawalForm
 from submissions.models import KeepRequest, Round, Submission
 from submissions.services import NothingChanged, TaskFileInvalid, TaskUpload
+from submissions.uploads import bound_form
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +25,7 @@ DATABASE_UNAVAILABLE = (
 
 
 def _form(request: HttpRequest, **kwargs) -> SubmissionForm:
-    form = SubmissionForm(request.POST or None, request.FILES or None, **kwargs)
-    refused = getattr(request, "upload_refused", None)  # the upload handler stopped reading an oversized file
-    if refused:
-        form.is_valid()
-        form.errors.pop("task_file", None)  # "required": the file was cut off, not missing
-        form.add_error("task_file", refused)
-    return form
+    return bound_form(SubmissionForm, request, **kwargs)
 
 
 def _upload_of(form: SubmissionForm) -> TaskUpload | None:
