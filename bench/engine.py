@@ -1,10 +1,13 @@
 """Benchmark: this engine against lm-evaluation-harness and a batch-size-1 loop, same model, same task.
 
-    .venv/bin/python bench/engine.py [--model DIR] [--task CSV --metric classification] [--skip-lm-eval]
+    .venv/bin/python bench/engine.py [--model DIR] [--task CSV --metric classification] [--examples 300]
+        [--skip-lm-eval] [--skip-loop | --loop-examples N]
 
 Without --model it builds a randomly initialised GPT-2-architecture model of ~86M parameters (12 layers,
-768 wide, the demo tokenizer); without --task, a 300-example classification task with short prompts and 912
-prompt+class pairs. It prints each time, the ratios, and the largest difference between per-example values.
+768 wide, the demo tokenizer); without --task, a classification task of ``--examples`` short prompts (300 by
+default: 912 prompt+class pairs; 10,000, the most a round evaluates: 30,400 pairs). The batch-size-1 loop is
+slow (about 0.1 s a prompt+class pair on 2 CPU cores): ``--loop-examples N`` runs it on the first N examples
+only and compares it with the engine's values for those. It prints each time, the ratios, and the largest difference between per-example values.
 lm-evaluation-harness (0.4.x) runs its HF backend on the same model directory with a custom task over the same
 CSV (``target_delimiter: ""``, so it scores exactly prompt + class).
 """
@@ -58,19 +61,22 @@ def build_model(directory: Path, *, vocab_size: int) -> Path:
     return directory
 
 
-def build_task(path: Path) -> Path:
-    """300 short classification prompts; 3 single-token classes each, plus a multi-token fourth for every 25th:
-    912 prompt+class pairs."""
+def task_rows(examples: int = 300):
+    """Short classification prompts; 3 single-token classes each, plus a multi-token fourth for every 25th
+    (300 examples: 912 prompt+class pairs). The header first."""
+    yield ["prompt", "classes", "answer_index"]
+    for i in range(examples):
+        subject, verb = SUBJECTS[i % 6], VERBS[(i // 6) % 6]
+        prompt = f"Q: In example {i}, {subject} {verb}. Is it true that {subject} {VERBS[i % 6]}?\nA:"
+        classes = [" True", " False", " None"]
+        if i % 25 == 0:
+            classes.append(" It does something else entirely.")
+        yield [prompt, repr(classes), i % len(classes)]
+
+
+def build_task(path: Path, examples: int = 300) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["prompt", "classes", "answer_index"])
-        for i in range(300):
-            subject, verb = SUBJECTS[i % 6], VERBS[(i // 6) % 6]
-            prompt = f"Q: In example {i}, {subject} {verb}. Is it true that {subject} {VERBS[i % 6]}?\nA:"
-            classes = [" True", " False", " None"]
-            if i % 25 == 0:
-                classes.append(" It does something else entirely.")
-            writer.writerow([prompt, repr(classes), i % len(classes)])
+        csv.writer(handle).writerows(task_rows(examples))
     return path
 
 
@@ -178,6 +184,9 @@ def main():
         "--task", type=Path, help="a task CSV (default: a built 300-example classification task)"
     )
     parser.add_argument("--metric", default="classification")
+    parser.add_argument(
+        "--examples", type=int, default=300, help="examples of the built task (default 300; 10000 at most)"
+    )
     parser.add_argument("--vocab-size", type=int, default=50257, help="output size of the built model")
     parser.add_argument("--lm-eval-batch-size", default="16")
     parser.add_argument(
@@ -188,12 +197,19 @@ def main():
     )
     parser.add_argument("--skip-lm-eval", action="store_true")
     parser.add_argument("--skip-loop", action="store_true", help="skip the (slow) batch-size-1 loop")
+    parser.add_argument(
+        "--loop-examples",
+        type=int,
+        help="run the batch-size-1 loop on the first N examples only (default: all of them)",
+    )
     args = parser.parse_args()
+    if not 1 <= args.examples <= 10_000:
+        parser.error("--examples must be between 1 and 10000 (a round evaluates 10,000 examples at most)")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         model_dir = args.model or build_model(scratch / "model", vocab_size=args.vocab_size)
-        task = args.task or build_task(scratch / "task.csv")
+        task = args.task or build_task(scratch / "task.csv", args.examples)
         if args.task is None and args.metric != "classification":
             sys.exit("the built task is a classification task")
         examples = read_examples(task, args.metric)
@@ -204,11 +220,23 @@ def main():
         engine_s, engine_values, scorer = run_engine(model_dir, examples, args.metric, sha, args.repeat)
         print(f"engine (batch size auto):          {engine_s:8.2f} s   (fastest of {args.repeat})")
         if not args.skip_loop:
-            loop_s, loop_values = run_one_at_a_time(scorer, examples, args.metric)
-            print(
-                f"batch-size-1 loop:                 {loop_s:8.2f} s   engine is {loop_s / engine_s:.1f}x faster"
-            )
-            print(f"  largest |difference| in values:  {largest_difference(engine_values, loop_values):.2e}")
+            looped = examples[: args.loop_examples] if args.loop_examples else examples
+            loop_s, loop_values = run_one_at_a_time(scorer, looped, args.metric)
+            if len(looped) < len(examples):
+                # The loop's cost per example hardly varies (every prompt is as short): scaled to the whole task.
+                whole = loop_s * len(examples) / len(looped)
+                print(
+                    f"batch-size-1 loop, first {len(looped)} examples: {loop_s:8.2f} s   "
+                    f"(x{len(examples) / len(looped):.1f} = {whole:.0f} s for all: engine is "
+                    f"{whole / engine_s:.1f}x faster)"
+                )
+            else:
+                print(
+                    f"batch-size-1 loop:                 {loop_s:8.2f} s   "
+                    f"engine is {loop_s / engine_s:.1f}x faster"
+                )
+            difference = largest_difference(engine_values[: len(looped)], loop_values)
+            print(f"  largest |difference| in values:  {difference:.2e}")
         if not args.skip_lm_eval:
             if args.metric != "classification":
                 sys.exit("the lm-evaluation-harness comparison covers classification tasks")
