@@ -522,9 +522,8 @@ def _made_by(user: AbstractBaseUser, reproduction: Reproduction) -> str | None:
     return reproduction.created_by.get_username() if is_organizer(user) else None
 
 
-def _reproduction_evidence(
-    user: AbstractBaseUser, reproduction: Reproduction, runs: list[EvaluationRun], original: dict
-) -> ReproductionEvidence:
+def _reproduction_series(reproduction: Reproduction, runs: list[EvaluationRun]) -> list[SeriesEvidence]:
+    """The reproduction's runs per series, computed (or read from the cache) as a version's are."""
     evidences = []
     for run in runs:
         if not evidences or evidences[-1].series.pk != run.model.series_id:
@@ -532,6 +531,21 @@ def _reproduction_evidence(
         evidences[-1].runs.append(run)
     # A reproduction carries what _fill reads of a version: its file, metric, hash and preview.
     _fill(reproduction, evidences)
+    return evidences
+
+
+def precompute_reproduction_evidence(*, reproduction_id: int) -> None:
+    """Compute and cache the charts and trends of a reproduction's series, so the review page finds them ready:
+    meant for the worker, once a run of the reproduction has succeeded and committed."""
+    reproduction = Reproduction.objects.select_related("version").get(pk=reproduction_id)
+    runs = selectors.runs_of_reproductions(reproductions=[reproduction])[reproduction.pk]
+    _reproduction_series(reproduction, runs)
+
+
+def _reproduction_evidence(
+    user: AbstractBaseUser, reproduction: Reproduction, runs: list[EvaluationRun], original: dict
+) -> ReproductionEvidence:
+    evidences = _reproduction_series(reproduction, runs)
     originals = {e.series.pk: e for e in original["series"]}
     series = []
     for evidence in evidences:

@@ -17,7 +17,7 @@ from config.logging import log_context
 from evaluation import emails, services
 from evaluation.engine import ContextTooShortError, ResultsCache, evaluate_task_examples, model_identity
 from evaluation.engine.frames import examples_from_frame
-from evaluation.evidence import precompute_evidence
+from evaluation.evidence import precompute_evidence, precompute_reproduction_evidence
 from evaluation.heartbeat import Heartbeat, RunLost
 from evaluation.models import EvaluationRun
 from evaluation.scorers import model_reference, scorer_for
@@ -96,8 +96,9 @@ def _run(run: EvaluationRun, token: str) -> None:
             "evaluation run succeeded",
             extra={"cached": cached, "seconds": round(time.monotonic() - started, 1)},
         )
-        if run.reproduction_id:
-            return  # seen by organizers and reviewers only: no e-mail, its evidence is computed when viewed
+        if run.reproduction_id:  # seen by organizers and reviewers only: no e-mail
+            precompute_reproduction_evidence_task.apply_async(args=[run.reproduction_id], queue="default")
+            return
         # The charts, trends and drill-down are drawn once, off the GPU queue, before anyone opens the page.
         precompute_version_evidence.apply_async(args=[run.version_id], queue="default")
         services.announce_results_if_finished(version_id=run.version_id)
@@ -164,6 +165,11 @@ class _Progress:
 @shared_task(ignore_result=True)
 def precompute_version_evidence(version_id: int) -> None:
     precompute_evidence(version_id=version_id)
+
+
+@shared_task(ignore_result=True)
+def precompute_reproduction_evidence_task(reproduction_id: int) -> None:
+    precompute_reproduction_evidence(reproduction_id=reproduction_id)
 
 
 @shared_task(

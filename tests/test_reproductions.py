@@ -491,3 +491,22 @@ def test_an_organizer_retries_a_failed_reproduction_run_and_the_team_never_finds
     )
     run.refresh_from_db()
     assert run.status == "queued" and run.failure_reason == ""
+
+
+def test_the_worker_computes_a_reproductions_charts_so_the_first_view_computes_nothing(
+    client, version, rhea, olga, monkeypatch
+):
+    from evaluation import evidence
+
+    reproduction = reproduce(version, olga, means=RISING)
+    evidence.precompute_evidence(version_id=version.pk)  # what the worker does once a run has succeeded
+    evidence.precompute_reproduction_evidence(reproduction_id=reproduction.pk)
+
+    def computed_on_view(*args, **kwargs):
+        raise AssertionError("a trend was computed while the page was viewed")
+
+    monkeypatch.setattr(evidence, "scaling_trend", computed_on_view)
+    monkeypatch.setattr(evidence, "split_halves", computed_on_view)
+    client.force_login(rhea)
+    page = _text(client.get(reverse("review_page", args=[version.submission.pk])))
+    assert f'data-outcome="{SIMILAR_OR_STRONGER}">Open Models: {SIMILAR_OR_STRONGER}' in page
