@@ -31,12 +31,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.web import machine, recreate_database  # noqa: E402  (the same database and machine as bench/web.py)
 
 TARGET = 1.3
 # docker-compose.yml's GPU worker: the queues of the Hugging Face series, one run at a time.
@@ -88,17 +89,6 @@ def demo_models(directory: Path) -> list[Model]:
     """The series ``build_demo_models`` wrote into ``directory`` (its series.json), smallest first."""
     listing = json.loads((directory / "series.json").read_text())["models"]
     return [Model(m["name"], m["n_parameters"], (directory / m["path"]).resolve()) for m in listing]
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parts = urllib.parse.urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def worker_env(*, database_url: str, redis_url: str, var_dir: Path) -> dict:
@@ -266,18 +256,6 @@ def table(
         f"{total:.1f} s (target ≤ {TARGET}×: {'pass' if ratio <= TARGET else 'MISSED'})"
     )
     return lines
-
-
-def machine() -> str:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        "unknown CPU",
-    )
-    return f"{os.cpu_count()} CPUs, {model}"
 
 
 def main() -> int:
