@@ -299,8 +299,9 @@ def _copy_evidence(*, template, versions: list) -> None:
     entries = {
         pk: (cache.get(key), cache.get(evidence._trend_key(key))) for pk, key in keyed(template).items()
     }
-    by_version: dict[int, list[EvaluationRun]] = {}
-    for run in selectors.runs_of_versions(version_ids=[v.pk for v in versions]):
+    by_version: dict[int, list] = {}
+    # The runs as the overview reads them, so the keys are those its pages look up.
+    for run in selectors.listed_runs_of_versions(version_ids=[v.pk for v in versions]):
         by_version.setdefault(run.version_id, []).append(run)
     batch: dict[str, dict] = {}
     for version in SubmissionVersion.objects.filter(pk__in=by_version).select_related("submission__round"):

@@ -81,23 +81,6 @@ def runs_of_reproductions(*, reproductions: list) -> dict[int, list[EvaluationRu
     return by_reproduction
 
 
-def runs_of_versions(*, version_ids: list[int]) -> list[EvaluationRun]:
-    """Every run of these versions, each version's in the order of ``runs_of``, in one query (for lists); the
-    failure's long texts are left out."""
-    # Only what a list shows and the evidence's cache keys need: a round's overview reads thousands of runs.
-    runs = EvaluationRun.objects.filter(version__in=version_ids).only(
-        "version_id",
-        "status",
-        "finished_at",
-        "model__name",
-        "model__parameter_count",
-        "model__series__name",
-        "model__series__order",
-        "model__series__visibility",
-    )
-    return _by_series_and_size(runs)
-
-
 @dataclass(frozen=True)
 class ListedRun:
     """What a list of many versions reads of a run: its state and its model (one instance per model, shared by
