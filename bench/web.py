@@ -115,6 +115,9 @@ def main() -> int:
     organizers = [webload.session_cookie(data.organizer_id) for _ in range(args.users)]
     round_1 = data.round_ids[0]
     pages = {
+        # The cheapest page a logged-in user gets (session, user, the site's layout, one query): the floor any
+        # dynamic page of the site stands on.
+        "home (logged in)": [webload.VirtualUser(c, "/") for c in contestants],
         "contestant dashboard": [webload.VirtualUser(c, "/dashboard/") for c in contestants],
         "reviewer dashboard": [webload.VirtualUser(c, "/dashboard/") for c in reviewers],
         "version page": [

@@ -18,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 
 from accounts.selectors import is_organizer
+from config import freshness
 from evaluation import broker, plots, selectors, services, trends
 from evaluation.models import EvaluationRun, ModelSeries, Reproduction
 from evaluation.plots import Curve, Point, accuracy_figure, scaling_figure
@@ -282,6 +283,7 @@ def _fill(version, evidences: list[SeriesEvidence]) -> None:
             },
             CACHE_SECONDS,
         )
+        freshness.changed()  # lists of many versions (overview, tally) show the new trends on their next view
         cached.update({keys[pk]: entry for pk, entry in computed.items()})
     for evidence in done:
         entry = cached[keys[evidence.series.pk]]

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.text import slugify
 
 from accounts.selectors import is_organizer
+from config import freshness
 from contest import rubric
 from evaluation.models import ModelSeries
 from pages import overview
@@ -58,12 +59,16 @@ class OverviewFilterForm(forms.Form):
         )
 
 
-def _asked(request: HttpRequest, round_id: int):
-    """The round's overview and the rows the organizer asked for, with the form that says what was asked."""
+def _round(request: HttpRequest, round_id: int) -> Round:
     if not is_organizer(request.user):
         raise PermissionDenied("Only organizers see the contest overview.")
-    round = get_object_or_404(Round, pk=round_id)
-    table = overview.overview_of(round=round)
+    return get_object_or_404(Round, pk=round_id)
+
+
+def _asked(request: HttpRequest, round: Round):
+    """The round's overview and the rows the organizer asked for, with the form that says what was asked. The
+    overview is computed once per change of the data (config/freshness.py), whatever the filters."""
+    table = freshness.cached(("overview", round.pk), lambda: overview.overview_of(round=round))
     form = OverviewFilterForm(request.GET, series=table.series)
     form.is_valid()
     query = form.query()
@@ -77,14 +82,14 @@ def _bad_parameters(form: OverviewFilterForm) -> str:
 
 @login_required
 def round_overview(request: HttpRequest, round_id: int) -> HttpResponse:
-    table, form, query, rows = _asked(request, round_id)
-    sorts = _sort_links(request, query.sort, table.series)
-    # The page shows the rows a screen can hold, in pages; the CSV and JSON exports hold every row asked for.
-    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "organizer/overview.html",
-        {
+    round = _round(request, round_id)
+
+    def context() -> dict:
+        table, form, query, rows = _asked(request, round)
+        sorts = _sort_links(request, query.sort, table.series)
+        # The page shows the rows a screen can hold, in pages; the CSV and JSON exports hold every row asked for.
+        page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+        return {
             "overview": table,
             "form": form,
             "rows": page.object_list,
@@ -94,13 +99,19 @@ def round_overview(request: HttpRequest, round_id: int) -> HttpResponse:
             "sorts": sorts,
             "series_sorts": [(one, sorts[f"slope-{one.pk}"]) for one in table.series],
             "exports": request.GET.urlencode(),
-        },
+        }
+
+    # The table as rendered for these parameters, until the data changes: a round of a thousand submissions
+    # costs its organizers one computation per change, not one per view.
+    body = freshness.cached_html(
+        request, ("overview", round.pk, sorted(request.GET.lists())), "organizer/_overview_body.html", context
     )
+    return render(request, "organizer/overview.html", {"round": round, "body": body})
 
 
 @login_required
 def round_overview_csv(request: HttpRequest, round_id: int) -> HttpResponse:
-    table, form, query, rows = _asked(request, round_id)
+    table, form, query, rows = _asked(request, _round(request, round_id))
     if form.errors:
         return HttpResponse(_bad_parameters(form), status=400, content_type="text/plain; charset=utf-8")
     response = HttpResponse(overview.as_csv(table, rows), content_type="text/csv; charset=utf-8")
@@ -111,7 +122,7 @@ def round_overview_csv(request: HttpRequest, round_id: int) -> HttpResponse:
 
 @login_required
 def round_overview_json(request: HttpRequest, round_id: int) -> JsonResponse:
-    table, form, query, rows = _asked(request, round_id)
+    table, form, query, rows = _asked(request, _round(request, round_id))
     if form.errors:
         return JsonResponse({"errors": form.errors}, status=400)
     return JsonResponse(overview.as_json(table, rows, query))

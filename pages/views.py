@@ -9,11 +9,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 import contest
 from accounts.models import Role
 from accounts.selectors import has_role, is_organizer, team_of
+from config import freshness
 from contest import prize, rubric
 from contest.rules import METRICS
 from evaluation.evidence import reproductions_evidence, rubric_suggestions, version_evidence
@@ -40,6 +42,14 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"rounds": Round.objects.all()})
 
 
+def _times(request: HttpRequest) -> tuple:
+    """What of the clock a page with deadlines shows: the minute (time left) and which rounds have opened and
+    closed, to the second (a round opens at any instant)."""
+    rounds = freshness.cached(("rounds",), lambda: list(Round.objects.all()))
+    now = timezone.now()
+    return (freshness.minute(), tuple((r.pk, r.has_opened(now), r.has_closed(now)) for r in rounds))
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     if is_organizer(request.user):
@@ -47,12 +57,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return render(request, "organizer/dashboard.html", {"rounds": selectors.by_round(every)})
     if has_role(request.user, Role.REVIEWER):
         return _reviewer_dashboard(request)
-    own = with_evaluation_progress(selectors.team_submissions(user=request.user), public_series_only=True)
-    rounds = selectors.by_round(own)
-    keep_requests = selectors.keep_requests_of(team=team_of(request.user))
-    for round, _ in rounds:
-        round.keep_request = keep_requests.get(round.pk)
-    return render(request, "contestant/dashboard.html", {"rounds": rounds})
+
+    def context() -> dict:
+        own = with_evaluation_progress(selectors.team_submissions(user=request.user), public_series_only=True)
+        rounds = selectors.by_round(own)
+        keep_requests = selectors.keep_requests_of(team=team_of(request.user))
+        for round, _ in rounds:
+            round.keep_request = keep_requests.get(round.pk)
+        return {"rounds": rounds}
+
+    # Rendered once per change of the data or minute of the clock (config/freshness.py).
+    key = ("contestant dashboard", request.user.pk, _times(request))
+    body = freshness.cached_html(request, key, "contestant/_dashboard_body.html", context)
+    return render(request, "contestant/dashboard.html", {"body": body})
 
 
 @login_required
@@ -72,11 +89,10 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
     if shown is None:
         messages.error(request, f"This submission has no version {number}.")
         return redirect("submission_detail", pk=submission.pk)
-    evidence = version_evidence(user=request.user, version=shown)
-    return render(
-        request,
-        "contestant/submission_detail.html",
-        {
+
+    def context() -> dict:
+        evidence = version_evidence(user=request.user, version=shown)
+        return {
             "submission": submission,
             "version": shown,
             "versions": versions,
@@ -90,8 +106,13 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
                 if is_organizer(request.user)
                 else {}
             ),
-        },
-    )
+        }
+
+    # What this viewer sees of this version, rendered once per change of the data or minute of the clock
+    # (config/freshness.py): the evidence, answers and reviews are read again only after something changed.
+    key = ("version page", request.user.pk, submission.pk, shown.number, _times(request))
+    body = freshness.cached_html(request, key, "contestant/_submission_detail_body.html", context)
+    return render(request, "contestant/submission_detail.html", {"version": shown, "body": body})
 
 
 def _reviews_for_organizers(user, submission: Submission, shown, evidence: dict) -> dict:
@@ -132,28 +153,28 @@ REVIEW_SORTS = {
 
 def _reviewer_dashboard(request: HttpRequest) -> HttpResponse:
     """The reviewer's assignments with their review status and progress; filtered by status and round, sorted
-    by any column (in Python: a reviewer has tens of assignments, all read in one query)."""
-    assignments = assignments_of(request.user)
-    conflicted = reviews.conflicted_assignments(request.user)
-    for assignment in assignments:
-        assignment.status = (
-            "conflicted" if assignment.submission_id in conflicted else review_status(assignment)
-        )
-    statuses = [a.status for a in assignments]
-    rounds = sorted({a.submission.round for a in assignments}, key=lambda r: (r.deadline, r.pk))
+    by any column (in Python: a reviewer has tens of assignments, all read in one query). Rendered once per
+    change of the data or minute of the clock (config/freshness.py)."""
     status = request.GET.get("status", "")
     round_id = request.GET.get("round", "")
     sort = request.GET.get("sort", "round")
-    shown = [
-        a
-        for a in assignments
-        if (not status or a.status == status) and (not round_id or str(a.submission.round_id) == round_id)
-    ]
-    shown.sort(key=REVIEW_SORTS.get(sort, REVIEW_SORTS["round"]))
-    return render(
-        request,
-        "reviewer/dashboard.html",
-        {
+
+    def context() -> dict:
+        assignments = assignments_of(request.user)
+        conflicted = reviews.conflicted_assignments(request.user)
+        for assignment in assignments:
+            assignment.status = (
+                "conflicted" if assignment.submission_id in conflicted else review_status(assignment)
+            )
+        statuses = [a.status for a in assignments]
+        rounds = sorted({a.submission.round for a in assignments}, key=lambda r: (r.deadline, r.pk))
+        shown = [
+            a
+            for a in assignments
+            if (not status or a.status == status) and (not round_id or str(a.submission.round_id) == round_id)
+        ]
+        shown.sort(key=REVIEW_SORTS.get(sort, REVIEW_SORTS["round"]))
+        return {
             "assignments": assignments,
             "shown": shown,
             "rounds": rounds,
@@ -164,8 +185,11 @@ def _reviewer_dashboard(request: HttpRequest) -> HttpResponse:
                 "round": round_id,
                 "sort": sort if sort in REVIEW_SORTS else "round",
             },
-        },
-    )
+        }
+
+    key = ("reviewer dashboard", request.user.pk, status, round_id, sort, _times(request))
+    body = freshness.cached_html(request, key, "reviewer/_dashboard_body.html", context)
+    return render(request, "reviewer/dashboard.html", {"body": body})
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import Role, Team
 from accounts.selectors import has_role, is_organizer
+from config import freshness
 from contest.rubric import CRITERIA_KEYS
 from evaluation.evidence import cached_trends, reproductions_evidence, rubric_suggestions, version_evidence
 from evaluation.forms import ReproductionForm
@@ -305,12 +306,13 @@ def _beside_suggestions(rows) -> list[dict]:
 def round_tally(request: HttpRequest, pk: int) -> HttpResponse:
     """The proposed awards of a round (each reviewer's levels, the combined ones, eligibility, rank) beside the
     confirmed ones; the organizer sets ranks and the rule, and confirms or overrides each award."""
-    current = _tally_of(_organizer_round(request, pk))
-    page = Paginator(current.rows, TALLY_ROWS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "organizer/tally.html",
-        {
+    round = _organizer_round(request, pk)
+    page_number = request.GET.get("page")
+
+    def context() -> dict:
+        current = _tally_of(round)
+        page = Paginator(current.rows, TALLY_ROWS_PER_PAGE).get_page(page_number)
+        return {
             "t": current,
             # A round of a thousand tasks is read 100 rows at a time; the tally itself covers them all.
             "page": page,
@@ -320,8 +322,14 @@ def round_tally(request: HttpRequest, pk: int) -> HttpResponse:
             "awards": [
                 (value, label) for value, label in Tier.choices if current.number > 1 or value != Tier.GRAND
             ],
-        },
+        }
+
+    # Rendered once per change of the data (config/freshness.py): a tally of a thousand submissions is not
+    # recomputed for every view, and any review, rank, rule or award is in the next one.
+    body = freshness.cached_html(
+        request, ("tally", round.pk, page_number), "organizer/_tally_body.html", context
     )
+    return render(request, "organizer/tally.html", {"round": round, "body": body})
 
 
 @login_required

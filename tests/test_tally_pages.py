@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from config import freshness
 from contest.rubric import ACCEPTED, CRITERIA_KEYS, GRAND, NONE
 from reviews.models import Award, Review, TallyDecision
 from reviews.services import assign_reviewer, current_rubric, decide_award, set_ranks, set_tally_rule
@@ -98,6 +99,7 @@ def test_the_tally_page_costs_the_same_queries_for_more_submissions(client, olga
     client.force_login(olga)
     url = reverse("round_tally", args=[rounds[1].pk])
     client.get(url)
+    freshness.changed()  # both measured views compute the tally: a cached one costs fewer queries still
     with CaptureQueriesContext(connection) as few:
         assert client.get(url).status_code == 200
     for n in range(4):

@@ -1,0 +1,196 @@
+"""What a page computed, kept in the shared cache until the contest's data changes.
+
+One stamp in the cache stands for the state of the database. Every statement that writes to it (INSERT, UPDATE or
+DELETE, whatever the code path: ``save``, ``QuerySet.update``, ``bulk_create``, a raw cursor; in a web process, a
+worker or a management command) replaces the stamp at once, and again when its transaction commits, so a page
+computed from the data before the commit is never kept under the stamp that follows it. A page caches what it
+computed under the stamp it read: the first request after any change computes afresh, the ones after it read the
+result. Writes that change nothing a page shows (the session and cache tables) leave the stamp alone; code that
+changes what pages show outside the database (the worker caching a trend) calls :func:`changed`.
+
+Only with a cache server (Redis, as in production and the tests); the embedded default computes every page.
+Pages that show the time (time left to a deadline) put the minute in their key. The cache failing is never an
+error: the page is computed as if nothing was cached.
+"""
+
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A cached page lives at most this long, whatever the stamp: a bound on what a lost stamp update could cost.
+SECONDS = 600
+
+# The tables whose writes change nothing a page shows: logins and sessions, and the database cache itself.
+UNWATCHED_TABLES = frozenset({"django_session", "django_cache"})
+
+_WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?([A-Za-z0-9_]+)"?', re.IGNORECASE)
+
+# Stands for the request's CSRF token in a cached page: each request puts its own in its place.
+CSRF_PLACEHOLDER = "freshnessCsrfTokenPlaceholder7f3a9c"
+
+
+SOURCE_FOLDERS = (
+    "templates",
+    "config",
+    "accounts",
+    "submissions",
+    "evaluation",
+    "reviews",
+    "pages",
+    "contest",
+)
+
+
+def _code_fingerprint() -> str:
+    """A digest of the templates and Python code of the site: after a deploy that changes them, no page is read
+    that older code rendered."""
+    root = Path(settings.BASE_DIR)
+    digest = hashlib.sha256()
+    for folder in SOURCE_FOLDERS:
+        for path in sorted((root / folder).rglob("*")):
+            if path.suffix in (".py", ".html"):
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+CODE = _code_fingerprint()
+
+
+def _stamp_key() -> str:
+    # The database's name in the key: two sites (or test runs) sharing one cache never share a stamp.
+    return f"freshness:{CODE}:{settings.DATABASES['default']['NAME']}:stamp"
+
+
+_warned = False
+
+
+def changed() -> None:
+    """Say that what pages show has changed: every page cached so far is computed afresh on its next request."""
+    global _warned
+    if not enabled():
+        return
+    try:
+        cache.set(_stamp_key(), uuid.uuid4().hex, None)
+    except (
+        Exception
+    ) as error:  # the cache being down costs freshness nothing: nothing cached can be read either
+        if not _warned:  # once per process: every write of the database comes here
+            _warned = True
+            logger.warning("the cache did not take the new freshness stamp: %s", error)
+
+
+def enabled() -> bool:
+    """Whether pages are cached: with a cache server (Redis), not with the embedded default's cache table, which
+    a stamp written between a statement and the reading of its result would disturb (and a demo's pages are
+    cheap)."""
+    return not isinstance(caches["default"], DatabaseCache)
+
+
+def stamp() -> str:
+    """The current stamp (a new one if the cache lost it)."""
+    key = _stamp_key()
+    current = cache.get(key)
+    if current is None:
+        cache.add(key, uuid.uuid4().hex, None)
+        current = cache.get(key)
+    return current
+
+
+def _after_commit() -> None:
+    changed()
+
+
+def _watch(execute, sql, params, many, context):
+    result = execute(sql, params, many, context)
+    write = _WRITE.match(sql) if isinstance(sql, str) else None
+    if write and write.group(1) not in UNWATCHED_TABLES:
+        changed()
+        connection = context["connection"]
+        if connection.in_atomic_block and not any(
+            callback[1] is _after_commit for callback in connection.run_on_commit
+        ):
+            connection.on_commit(_after_commit)
+    return result
+
+
+def watch_writes(*, connection: BaseDatabaseWrapper, **_) -> None:
+    """connection_created's receiver: the connection's writes replace the stamp (once per connection object)."""
+    if enabled() and _watch not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_watch)
+
+
+def watch_open_connections() -> None:
+    """For connections opened before the receiver was connected (none, normally)."""
+    for connection in connections.all(initialized_only=True):
+        watch_writes(connection=connection)
+
+
+def _full_key(key: tuple[Hashable, ...], current: str) -> str:
+    return f"freshness:{CODE}:{current}:{hashlib.sha256(repr(key).encode()).hexdigest()}"
+
+
+_MISSING = object()
+
+
+def cached(key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
+    """``compute()``'s result, from the cache while the data has not changed since it was computed."""
+    if not enabled():
+        return compute()
+    try:
+        full = _full_key(key, stamp())
+        found = cache.get(full, _MISSING)
+    except Exception:
+        logger.warning("the cache could not be read: computing the page afresh", exc_info=True)
+        return compute()
+    if found is not _MISSING:
+        return found
+    value = compute()
+    try:
+        cache.set(full, value, SECONDS)
+    except Exception:
+        logger.warning("the cache did not take a computed page", exc_info=True)
+    return value
+
+
+def viewer_key(request: HttpRequest) -> tuple[Hashable, ...]:
+    """What makes one viewer's rendering of the same data differ: the time zone times are shown in."""
+    return (timezone.get_current_timezone_name(),)
+
+
+def minute() -> str:
+    """The current minute, for the key of a page that shows time left."""
+    return timezone.now().strftime("%Y-%m-%dT%H:%M")
+
+
+def cached_html(
+    request: HttpRequest, key: tuple[Hashable, ...], template: str, context: Callable[[], dict]
+) -> SafeString:
+    """``template`` rendered with ``context()``, from the cache while the data has not changed. Its forms carry
+    this request's CSRF token (rendered with a placeholder, filled in on every request)."""
+
+    def render() -> str:
+        return render_to_string(template, {**context(), "csrf_token": CSRF_PLACEHOLDER}, request=request)
+
+    html = cached((template, *key, *viewer_key(request)), render)
+    if CSRF_PLACEHOLDER in html:
+        html = html.replace(CSRF_PLACEHOLDER, get_token(request))
+    return mark_safe(html)  # noqa: S308 (a template's rendering: escaped where it had to be)

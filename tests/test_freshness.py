@@ -1,0 +1,256 @@
+"""Pages cached until the data changes (config/freshness.py): every way of writing changes the stamp, and the
+overview, tally and dashboards show a change on the very next request, from the same cache that serves the views
+in between."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from config import freshness
+from evaluation.evidence import precompute_evidence
+from evaluation.models import EvaluationRun
+from reviews.models import Review
+from reviews.services import assign_reviewer, decide_award, set_ranks, set_tally_rule
+from submissions.models import Round
+from tests.factories import UserFactory
+from tests.runs_support import public_and_private_series
+from tests.test_overview import ALL_GRAND, add_submission, review
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def series(db):
+    return public_and_private_series((1_000_000, 10_000_000, 100_000_000))
+
+
+@pytest.fixture
+def reviewers(db):
+    from accounts.models import Role
+    from accounts.services import grant_role
+
+    people = [UserFactory(username=f"reviewer{i}") for i in range(3)]
+    for person in people:
+        grant_role(user=person, role=Role.REVIEWER)
+    return people
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_every_kind_of_write_changes_the_stamp_and_sessions_do_not(open_round):
+    def after(write) -> bool:
+        before = freshness.stamp()
+        write()
+        return freshness.stamp() != before
+
+    assert after(lambda: Round.objects.filter(pk=open_round.pk).update(name="Renamed"))
+    assert after(lambda: Round.objects.create(name="Another", deadline=dt.date(2030, 1, 1)))
+    assert after(lambda: Round.objects.bulk_create([Round(name="Third", deadline=dt.date(2030, 1, 2))]))
+    assert after(lambda: Round.objects.filter(name="Third").delete())
+    assert after(lambda: connection.cursor().execute("UPDATE submissions_round SET name = 'Raw'"))
+    assert not after(lambda: Round.objects.count())
+    assert not after(
+        lambda: Session.objects.create(session_key="k" * 32, session_data="", expire_date=timezone.now())
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_changes_the_stamp_at_its_write_and_again_at_its_commit(monkeypatch):
+    round = Round.objects.create(name="Committed", deadline=dt.date(2030, 1, 1))
+    changes = []
+    monkeypatch.setattr(freshness, "changed", lambda: changes.append(connection.in_atomic_block))
+    with transaction.atomic():
+        Round.objects.filter(pk=round.pk).update(name="One")
+        Round.objects.filter(pk=round.pk).update(name="Two")
+        assert changes == [True, True]  # a page read during the transaction is not kept past it
+    assert changes == [True, True, False]  # and once more at the commit, however many writes
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Round.objects.filter(pk=round.pk).update(name="Three")
+        raise RuntimeError("rolled back")
+    assert changes == [True, True, False, True]  # nothing more: nothing was committed
+
+
+def test_the_overview_shows_each_change_on_the_next_view_and_reads_the_cache_in_between(
+    client, olga, open_round, series, reviewers, django_capture_on_commit_callbacks
+):
+    submission = add_submission(open_round, "Cached task", capture=django_capture_on_commit_callbacks)
+    client.force_login(olga)
+    url = reverse("round_overview", args=[open_round.pk])
+    assert "<td>not reviewed<" not in client.get(url).content.decode()
+    with CaptureQueriesContext(connection) as cached_view:
+        page = client.get(url).content.decode()
+    assert "Cached task" in page
+    assert not [q for q in cached_view.captured_queries if "evaluation_evaluationrun" in q["sql"]]
+
+    review(submission, reviewers[0], olga, status=None)  # assigned: the status changes
+    assert "<td>not reviewed<" in client.get(url).content.decode()
+    Review.objects.create(
+        assignment=submission.assignments.get(),
+        version=submission.current_version,
+        rubric=rubric_in_force(),
+        status=Review.Status.SUBMITTED,
+        levels=ALL_GRAND,
+        suggested_tier="grand",
+    )
+    assert "grand ×1" in client.get(url).content.decode()
+    # A run set back by a plain UPDATE (as the sweeper does): the series no longer has its trend.
+    EvaluationRun.objects.filter(version=submission.current_version).update(
+        status=EvaluationRun.Status.QUEUED
+    )
+    assert 'secondary">evaluating<' in client.get(url).content.decode()
+
+
+def rubric_in_force():
+    from reviews.services import current_rubric
+
+    return current_rubric()
+
+
+def test_a_trend_the_worker_computes_shows_in_the_overview_without_a_database_write(
+    client, olga, open_round, series, django_capture_on_commit_callbacks
+):
+    submission = add_submission(
+        open_round, "Late trend", computed=False, capture=django_capture_on_commit_callbacks
+    )
+    rubric_in_force()  # its first reading stores the rubric: the version page below then writes nothing
+    client.force_login(olga)
+    url = reverse("round_overview", args=[open_round.pk])
+    pending = 'secondary">not computed yet<'
+    assert pending in client.get(url).content.decode()
+    assert pending in client.get(url).content.decode()  # cached
+    # The organizer opens the version page, whose view computes the evidence the worker has not: no row is
+    # written, the trend is only cached, and the overview shows it.
+    assert client.get(submission.get_absolute_url()).status_code == 200
+    assert pending not in client.get(url).content.decode()
+
+
+def test_the_worker_caching_a_trend_refreshes_the_overview(
+    client, olga, open_round, series, django_capture_on_commit_callbacks
+):
+    submission = add_submission(
+        open_round, "Worker", computed=False, capture=django_capture_on_commit_callbacks
+    )
+    client.force_login(olga)
+    url = reverse("round_overview", args=[open_round.pk])
+    assert 'secondary">not computed yet<' in client.get(url).content.decode()
+    precompute_evidence(version_id=submission.current_version_id)
+    assert 'secondary">not computed yet<' not in client.get(url).content.decode()
+
+
+def test_the_tally_shows_ranks_rules_and_awards_at_once_and_its_forms_carry_each_viewers_token(
+    olga, open_round, series, reviewers, django_capture_on_commit_callbacks
+):
+    submission = add_submission(open_round, "Tallied", capture=django_capture_on_commit_callbacks)
+    for reviewer in reviewers[:2]:
+        review(submission, reviewer, olga, levels=ALL_GRAND, tier="grand")
+    url = reverse("round_tally", args=[open_round.pk])
+    first = Client(enforce_csrf_checks=True)
+    first.force_login(olga)
+    assert 'class="rule-in-force">median<' in first.get(url).content.decode()
+    set_tally_rule(round=open_round, rule="minimum", by=olga)
+    assert 'class="rule-in-force">minimum<' in first.get(url).content.decode()
+    set_ranks(round=open_round, ranks={submission.pk: 3}, by=olga)
+    assert f'name="rank_{submission.pk}" value="3"' in first.get(url).content.decode()
+    decide_award(round=open_round, submission_id=submission.pk, tier="third", reason="a test", by=olga)
+    assert '<td class="confirmed">third' in first.get(url).content.decode()
+
+    # Another organizer reads the same cached page, with a token of their own that the site accepts.
+    other = UserFactory(username="otto")
+    from accounts.models import Role
+    from accounts.services import grant_role
+
+    grant_role(user=other, role=Role.ORGANIZER)
+    second = Client(enforce_csrf_checks=True)
+    second.force_login(other)
+    page = second.get(url)
+    token = page.content.decode().split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    assert freshness.CSRF_PLACEHOLDER not in page.content.decode()
+    answer = second.post(
+        reverse("round_tally_rule", args=[open_round.pk]), {"rule": "median", "csrfmiddlewaretoken": token}
+    )
+    assert answer.status_code == 302
+    assert 'class="rule-in-force">median<' in second.get(url).content.decode()
+
+
+def test_the_reviewer_dashboard_shows_a_new_assignment_and_a_submitted_review_at_once(
+    client, olga, open_round, series, reviewers, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    first = add_submission(open_round, "First task", capture=capture)
+    second = add_submission(open_round, "Second task", capture=capture)
+    assign_reviewer(submission=first, reviewer=reviewers[0], by=olga)
+    client.force_login(reviewers[0])
+    url = reverse("dashboard")
+    page = client.get(url).content.decode()
+    assert "First task" in page and "Second task" not in page
+    assign_reviewer(submission=second, reviewer=reviewers[0], by=olga)
+    assert "Second task" in client.get(url).content.decode()
+    assert "<strong>0 of 2</strong>" in client.get(url).content.decode()
+    Review.objects.create(
+        assignment=first.assignments.get(),
+        version=first.current_version,
+        rubric=rubric_in_force(),
+        status=Review.Status.SUBMITTED,
+        levels=ALL_GRAND,
+    )
+    assert "<strong>1 of 2</strong>" in client.get(url).content.decode()
+
+
+def test_the_contestant_dashboard_follows_the_clock_without_any_write(client, alice, monkeypatch):
+    soon = timezone.now() + dt.timedelta(seconds=30)
+    Round.objects.create(name="Opening soon", opens_at=soon, deadline=dt.date(2099, 1, 1))
+    client.force_login(alice)
+    url = reverse("dashboard")
+    assert "Submit a new task to Opening soon" not in client.get(url).content.decode()
+    assert "Submit a new task to Opening soon" not in client.get(url).content.decode()  # cached
+    # Half a minute later, in the same minute or not: the round has opened.
+    later = soon + dt.timedelta(seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert "Submit a new task to Opening soon" in client.get(url).content.decode()
+
+
+def test_pages_are_served_when_the_cache_fails(client, olga, open_round, series, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ConnectionError("the cache server is down")
+
+    client.force_login(olga)
+    monkeypatch.setattr(cache, "get", broken)
+    monkeypatch.setattr(cache, "set", broken)
+    open_round.name = "Still served"
+    open_round.save()  # a write while the cache is down: no error either
+    for url in (
+        reverse("round_overview", args=[open_round.pk]),
+        reverse("round_tally", args=[open_round.pk]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "Still served" in response.content.decode()
+
+
+def test_the_second_view_of_an_unchanged_overview_costs_a_fraction_of_the_first(
+    client, olga, open_round, series, django_capture_on_commit_callbacks
+):
+    for n in range(3):
+        add_submission(open_round, f"Task {n}", capture=django_capture_on_commit_callbacks)
+    client.force_login(olga)
+    url = reverse("round_overview", args=[open_round.pk])
+    with CaptureQueriesContext(connection) as first:
+        client.get(url)
+    with CaptureQueriesContext(connection) as second:
+        client.get(url)
+    # The session, the user and their roles, the round: nothing of the submissions, runs or reviews.
+    assert len(second) < len(first)
+    tables = " ".join(q["sql"] for q in second.captured_queries)
+    assert "submissions_submission" not in tables and "reviews_review" not in tables
