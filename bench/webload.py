@@ -102,6 +102,24 @@ def run_page(
     return timings
 
 
+def after_a_change(base_url: str, user: VirtualUser, *, times: int = 3) -> float:
+    """The median time in ms of one request alone, each made right after the data changed: what the first viewer
+    after a change waits for, the page computed afresh (pages are cached until the data changes)."""
+    from config import freshness
+
+    parts = urlsplit(base_url)
+    if parts.hostname not in LOCAL_HOSTS:
+        raise ValueError(f"the benchmark only sends traffic to this machine, not to {parts.hostname}")
+    seconds = []
+    for _ in range(times):
+        freshness.changed()
+        status, took = _get(parts.hostname, parts.port or 80, user)
+        if status != 200:
+            raise RuntimeError(f"{user.path}: HTTP {status}")
+        seconds.append(took)
+    return 1000 * statistics.median(seconds)
+
+
 def table(results: list[Timings], *, static: Timings) -> list[str]:
     """One line per page: n, p50 and p95 in ms, each as a ratio to the static page's, and the verdict."""
     lines = [

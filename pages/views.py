@@ -80,21 +80,22 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
         ),
         pk=pk,
     )
-    versions = list(selectors.versions_of(submission))
     shown = (
         submission.current_version
         if number is None
-        else next((v for v in versions if v.number == number), None)
+        else selectors.versions_of(submission).filter(number=number).first()
     )
     if shown is None:
         messages.error(request, f"This submission has no version {number}.")
         return redirect("submission_detail", pk=submission.pk)
 
     def context() -> dict:
-        evidence = version_evidence(user=request.user, version=shown)
+        versions = list(selectors.versions_of(submission))
+        version = next(v for v in versions if v.pk == shown.pk)  # with its author, as the list reads them
+        evidence = version_evidence(user=request.user, version=version)
         return {
             "submission": submission,
-            "version": shown,
+            "version": version,
             "versions": versions,
             "can_edit": selectors.can_edit(user=request.user, submission=submission),
             "can_reinstate": selectors.can_reinstate(user=request.user, submission=submission),
@@ -102,7 +103,7 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
             "evidence": evidence,
             "feedback": feedback_for(user=request.user, submission=submission),
             **(
-                _reviews_for_organizers(request.user, submission, shown, evidence)
+                _reviews_for_organizers(request.user, submission, version, evidence)
                 if is_organizer(request.user)
                 else {}
             ),

@@ -4,6 +4,7 @@ pages render, and its load loop logs in as those users and gets 200s from a live
 import pytest
 
 from bench import webdata, webload
+from config import freshness
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,8 +47,14 @@ def test_generated_contest_serves_every_benchmarked_page_to_the_load_loop(live_s
         "overview",
         "tally",
     ]
+    # Each page alone after a change: computed afresh (the stamp moved), still a 200.
+    stamp = freshness.stamp()
+    assert webload.after_a_change(live_server.url, pages["overview"][0], times=1) > 0
+    assert freshness.stamp() != stamp
 
 
 def test_load_loop_refuses_any_host_but_this_machine():
     with pytest.raises(ValueError, match="only sends traffic to this machine"):
         webload.run_page("http://example.org:80", "away", [webload.VirtualUser("", "/")], requests=1)
+    with pytest.raises(ValueError, match="only sends traffic to this machine"):
+        webload.after_a_change("http://example.org:80", webload.VirtualUser("", "/"))
