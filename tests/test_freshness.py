@@ -3,10 +3,12 @@ overview, tally and dashboards show a change on the very next request, from the 
 in between."""
 
 import datetime as dt
+import io
 
 import pytest
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -254,3 +256,23 @@ def test_the_second_view_of_an_unchanged_overview_costs_a_fraction_of_the_first(
     assert len(second) < len(first)
     tables = " ".join(q["sql"] for q in second.captured_queries)
     assert "submissions_submission" not in tables and "reviews_review" not in tables
+
+
+def test_refresh_pages_shows_a_change_made_outside_django(client, olga, open_round):
+    client.force_login(olga)
+    url = reverse("round_overview", args=[open_round.pk])
+    heading = '<h1 class="h3">Overview of {}</h1>'
+    assert heading.format("Round 1") in client.get(url).content.decode()
+    # A change the watched connections do not see (as if made in psql): the cached page stays as it was...
+    watched = list(connection.execute_wrappers)
+    connection.execute_wrappers.clear()
+    try:
+        Round.objects.filter(pk=open_round.pk).update(name="Renamed in psql")
+    finally:
+        connection.execute_wrappers.extend(watched)
+    assert heading.format("Round 1") in client.get(url).content.decode()
+    # ...until an operator runs the command.
+    out = io.StringIO()
+    call_command("refresh_pages", stdout=out)
+    assert "computed afresh" in out.getvalue()
+    assert heading.format("Renamed in psql") in client.get(url).content.decode()
