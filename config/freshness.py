@@ -5,8 +5,9 @@ DELETE, whatever the code path: ``save``, ``QuerySet.update``, ``bulk_create``, 
 worker or a management command) replaces the stamp at once, and again when its transaction commits, so a page
 computed from the data before the commit is never kept under the stamp that follows it. A page caches what it
 computed under the stamp it read: the first request after any change computes afresh, the ones after it read the
-result. Writes that change nothing a page shows (the session and cache tables) leave the stamp alone; code that
-changes what pages show outside the database (the worker caching a trend) calls :func:`changed`.
+result. Writes that change nothing a page shows (the session and cache tables, a run's heartbeat and progress)
+leave the stamp alone; code that changes what pages show outside the database (the worker caching a trend)
+calls :func:`changed`.
 
 Only with a cache server (Redis, as in production and the tests); the embedded default computes every page.
 Pages that show the time (time left to a deadline) put the minute in their key. The cache failing is never an
@@ -42,7 +43,13 @@ SECONDS = 600
 # The tables whose writes change nothing a page shows: logins and sessions, and the database cache itself.
 UNWATCHED_TABLES = frozenset({"django_session", "django_cache"})
 
+# Per table, columns an UPDATE may set without changing the stamp, registered by the app that owns the table
+# (see unwatched_columns): what pages never show from their cache, such as a run's heartbeat.
+_UNWATCHED_COLUMNS: dict[str, frozenset[str]] = {}
+
 _WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?([A-Za-z0-9_]+)"?', re.IGNORECASE)
+_SET = re.compile(r'\s*UPDATE\s+"?[A-Za-z0-9_]+"?\s+SET\s+(.*?)\s+WHERE\s', re.IGNORECASE | re.DOTALL)
+_ASSIGNED = re.compile(r'"?([A-Za-z0-9_]+)"?\s*=')
 
 # Stands for the request's CSRF token in a cached page: each request puts its own in its place.
 CSRF_PLACEHOLDER = "freshnessCsrfTokenPlaceholder7f3a9c"
@@ -119,10 +126,28 @@ def _after_commit() -> None:
     changed()
 
 
+def unwatched_columns(table: str, columns: set[str]) -> None:
+    """An UPDATE of ``table`` that sets only some of ``columns`` leaves the stamp alone. For columns written
+    often that no cached page shows (a page that shows them must not be kept while they change: see
+    ``cached``'s ``keep``)."""
+    _UNWATCHED_COLUMNS[table] = frozenset(columns)
+
+
+def _changes_pages(sql: str) -> bool:
+    write = _WRITE.match(sql)
+    if write is None or write.group(1) in UNWATCHED_TABLES:
+        return False
+    unwatched = _UNWATCHED_COLUMNS.get(write.group(1))
+    if unwatched is None:
+        return True
+    assignments = _SET.match(sql)
+    # Every "name =" of the SET clause, expressions' comparisons included: one not in the set means a change.
+    return assignments is None or not set(_ASSIGNED.findall(assignments.group(1))) <= unwatched
+
+
 def _watch(execute, sql, params, many, context):
     result = execute(sql, params, many, context)
-    write = _WRITE.match(sql) if isinstance(sql, str) else None
-    if write and write.group(1) not in UNWATCHED_TABLES:
+    if isinstance(sql, str) and _changes_pages(sql):
         changed()
         connection = context["connection"]
         if connection.in_atomic_block and not any(
@@ -151,8 +176,11 @@ def _full_key(key: tuple[Hashable, ...], current: str) -> str:
 _MISSING = object()
 
 
-def cached(key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
-    """``compute()``'s result, from the cache while the data has not changed since it was computed."""
+def cached(
+    key: tuple[Hashable, ...], compute: Callable[[], T], *, keep: Callable[[T], bool] = lambda value: True
+) -> T:
+    """``compute()``'s result, from the cache while the data has not changed since it was computed. A result
+    ``keep`` refuses is not cached (the next request computes it again)."""
     if not enabled():
         return compute()
     try:
@@ -164,6 +192,8 @@ def cached(key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
     if found is not _MISSING:
         return found
     value = compute()
+    if not keep(value):
+        return value
     try:
         cache.set(full, value, SECONDS)
     except Exception:
@@ -182,15 +212,24 @@ def minute() -> str:
 
 
 def cached_html(
-    request: HttpRequest, key: tuple[Hashable, ...], template: str, context: Callable[[], dict]
+    request: HttpRequest,
+    key: tuple[Hashable, ...],
+    template: str,
+    context: Callable[[], dict],
+    *,
+    keep: Callable[[dict], bool] = lambda context: True,
 ) -> SafeString:
-    """``template`` rendered with ``context()``, from the cache while the data has not changed. Its forms carry
-    this request's CSRF token (rendered with a placeholder, filled in on every request)."""
+    """``template`` rendered with ``context()``, from the cache while the data has not changed (unless ``keep``
+    refuses the context). Its forms carry this request's CSRF token (rendered with a placeholder, filled in on
+    every request)."""
+    kept = []
 
     def render() -> str:
-        return render_to_string(template, {**context(), "csrf_token": CSRF_PLACEHOLDER}, request=request)
+        values = context()
+        kept.append(keep(values))
+        return render_to_string(template, {**values, "csrf_token": CSRF_PLACEHOLDER}, request=request)
 
-    html = cached((template, *key, *viewer_key(request)), render)
+    html = cached((template, *key, *viewer_key(request)), render, keep=lambda html: all(kept))
     if CSRF_PLACEHOLDER in html:
         html = html.replace(CSRF_PLACEHOLDER, get_token(request))
     return mark_safe(html)  # noqa: S308 (a template's rendering: escaped where it had to be)

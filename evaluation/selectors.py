@@ -50,6 +50,13 @@ def with_evaluation_progress(
     )
 
 
+def has_running_runs(*, version) -> bool:
+    """Whether a run of the version, or of a reproduction of it, is running (its progress changing)."""
+    return EvaluationRun.objects.filter(
+        Q(version=version) | Q(reproduction__version=version), status=EvaluationRun.Status.RUNNING
+    ).exists()
+
+
 def runs_visible_to(user: AbstractBaseUser, *, version, series_id: int | None = None) -> list[EvaluationRun]:
     """The version's runs on the series the user may see (only those of ``series_id`` when given)."""
     series = series_visible_to(user, submission=version.submission)

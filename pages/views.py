@@ -21,7 +21,7 @@ from contest.rules import METRICS
 from evaluation.evidence import reproductions_evidence, rubric_suggestions, version_evidence
 from evaluation.forms import ReproductionForm
 from evaluation.reproductions import RULE as REPRODUCTION_RULE
-from evaluation.selectors import with_evaluation_progress
+from evaluation.selectors import has_running_runs, with_evaluation_progress
 from pages import selectors as page_selectors
 from pages import services as page_services
 from pages.contest_text import BY_KEY
@@ -112,7 +112,14 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
     # What this viewer sees of this version, rendered once per change of the data or minute of the clock
     # (config/freshness.py): the evidence, answers and reviews are read again only after something changed.
     key = ("version page", request.user.pk, submission.pk, shown.number, _times(request))
-    body = freshness.cached_html(request, key, "contestant/_submission_detail_body.html", context)
+    # Not kept while a run is running: its progress is written without changing the stamp.
+    body = freshness.cached_html(
+        request,
+        key,
+        "contestant/_submission_detail_body.html",
+        context,
+        keep=lambda values: not has_running_runs(version=values["version"]),
+    )
     return render(request, "contestant/submission_detail.html", {"version": shown, "body": body})
 
 

@@ -17,12 +17,13 @@ from django.utils import timezone
 
 from config import freshness
 from evaluation.evidence import precompute_evidence
-from evaluation.models import EvaluationRun
+from evaluation.models import EvaluationRun, ExampleResult
+from evaluation.services import claim_run, record_heartbeat, record_progress
 from reviews.models import Review
 from reviews.services import assign_reviewer, decide_award, set_ranks, set_tally_rule
 from submissions.models import Round
 from tests.factories import UserFactory
-from tests.runs_support import public_and_private_series
+from tests.runs_support import finish_run, public_and_private_series
 from tests.test_overview import ALL_GRAND, add_submission, review
 
 pytestmark = pytest.mark.django_db
@@ -276,3 +277,50 @@ def test_refresh_pages_shows_a_change_made_outside_django(client, olga, open_rou
     call_command("refresh_pages", stdout=out)
     assert "computed afresh" in out.getvalue()
     assert heading.format("Renamed in psql") in client.get(url).content.decode()
+
+
+def test_a_runs_heartbeat_and_progress_leave_the_stamp_and_its_status_changes_it(
+    open_round, series, django_capture_on_commit_callbacks
+):
+    submission = add_submission(
+        open_round, "Running", computed=False, capture=django_capture_on_commit_callbacks
+    )
+    run = submission.current_version.runs.first()
+    EvaluationRun.objects.filter(pk=run.pk).update(status=EvaluationRun.Status.QUEUED)
+    before = freshness.stamp()
+    token = claim_run(run_id=run.pk, worker="test")  # status, worker, attempts… with the heartbeat
+    assert freshness.stamp() != before
+    before = freshness.stamp()
+    assert record_heartbeat(run_id=run.pk, token=token)
+    assert record_progress(run_id=run.pk, token=token, done=7, total=300)
+    assert freshness.stamp() == before
+    EvaluationRun.objects.filter(pk=run.pk).update(progress_done=8, status=EvaluationRun.Status.FAILED)
+    assert freshness.stamp() != before
+
+
+def test_the_version_page_is_not_kept_while_a_run_of_it_is_running(
+    client, alice, open_round, series, django_capture_on_commit_callbacks
+):
+    submission = add_submission(open_round, "Progress", capture=django_capture_on_commit_callbacks)
+    client.force_login(submission.team.memberships.first().user)
+    run = (
+        submission.current_version.runs.select_related("model__series")
+        .filter(model__series__visibility="public")
+        .first()
+    )
+    # Evaluated again (as after a retry): its earlier results gone, queued and claimed by a worker.
+    ExampleResult.objects.filter(run=run).delete()
+    EvaluationRun.objects.filter(pk=run.pk).update(status=EvaluationRun.Status.QUEUED)
+    token = claim_run(run_id=run.pk, worker="test")
+    url = submission.get_absolute_url()
+    for done in (10, 120, 250):
+        record_progress(run_id=run.pk, token=token, done=done, total=300)
+        assert f'<span class="run-count">{done} / 300</span>' in client.get(url).content.decode()
+    # The run finishes (as the worker ends it: put back and completed here by the test's own claim).
+    EvaluationRun.objects.filter(pk=run.pk).update(status=EvaluationRun.Status.QUEUED)
+    finish_run(run, rows=list(range(2, 302)), values=[0.5] * 300)
+    assert "run-count" not in client.get(url).content.decode()  # computes the new chart: a change itself
+    assert "run-count" not in client.get(url).content.decode()  # kept
+    with CaptureQueriesContext(connection) as cached_view:
+        assert "run-count" not in client.get(url).content.decode()
+    assert not [q for q in cached_view.captured_queries if "evaluation_evaluationrun" in q["sql"]]
