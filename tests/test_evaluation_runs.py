@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.urls import reverse
 
 from evaluation.models import EvaluationRun, ExampleResult
 from evaluation.services import requeue_stale_runs
@@ -94,17 +95,22 @@ def test_a_duplicate_delivery_changes_nothing(
 
 
 def test_a_real_worker_evaluates_every_model_of_a_submitted_version(
-    celery_worker_process, alice, open_round, tiny_series, tiny_model_dirs, tmp_path
+    celery_worker_process, client, alice, open_round, tiny_series, tiny_model_dirs, tmp_path
 ):
     data = (DEMO_TASKS / "1-proverb-ending.csv").read_bytes()
     with transaction.atomic():
         version = submit_task(
             user=alice, round=open_round, answers=ANSWERS, upload=TaskUpload(name="p.csv", data=data)
         )
+    client.force_login(alice)
+    # The dashboard, cached while the worker starts (config/freshness.py)...
+    assert "Evaluating · 0 of 3 models" in client.get(reverse("dashboard")).content.decode()
     runs = EvaluationRun.objects.filter(version=version)
     assert runs.count() == 3
     _wait(lambda: all(r.is_finished for r in runs.all()))
     assert set(runs.values_list("status", flat=True)) == {"succeeded"}
+    # ...shows what the worker's process wrote as soon as it wrote it.
+    assert ">Evaluated<" in client.get(reverse("dashboard")).content.decode()
     path = tmp_path / "task.csv"
     path.write_bytes(data)
     largest = runs.get(model__name="tiny-l")
