@@ -82,24 +82,37 @@ def _code_fingerprint() -> str:
 CODE = _code_fingerprint()
 
 
-def _stamp_key() -> str:
+# What a computation may name among its tables for what is cached outside the database: the evidence (charts,
+# trends) the worker and the version page compute.
+EVIDENCE = "evidence"
+
+
+def _stamp_key(name: str = "stamp") -> str:
     # The database's name in the key: two sites (or test runs) sharing one cache never share a stamp.
-    return f"freshness:{CODE}:{settings.DATABASES['default']['NAME']}:stamp"
+    return f"freshness:{CODE}:{settings.DATABASES['default']['NAME']}:{name}"
+
+
+def _table_key(table: str) -> str:
+    return _stamp_key(f"table:{table}")
 
 
 _warned = False
 
 
-def changed() -> None:
-    """Say that what pages show has changed: every page cached so far is computed afresh on its next request."""
+def changed(*tables: str) -> None:
+    """Say that what pages show has changed: in ``tables`` (database tables, or EVIDENCE), or anywhere when none
+    is named. Every page cached so far is computed afresh on its next request; a computation cached by the
+    tables it reads (``cached``'s ``tables``) only when one of them is named, or none."""
     global _warned
     if not enabled():
         return
+    new = uuid.uuid4().hex
+    stamps = {_stamp_key(): new, **{_table_key(table): new for table in tables}}
+    if not tables:
+        stamps[_stamp_key("epoch")] = new
     try:
-        cache.set(_stamp_key(), uuid.uuid4().hex, None)
-    except (
-        Exception
-    ) as error:  # the cache being down costs freshness nothing: nothing cached can be read either
+        cache.set_many(stamps, None)
+    except Exception as error:  # the cache being down costs nothing: nothing cached can be read either
         if not _warned:  # once per process: every write of the database comes here
             _warned = True
             logger.warning("the cache did not take the new freshness stamp: %s", error)
@@ -112,18 +125,30 @@ def enabled() -> bool:
     return not isinstance(caches["default"], DatabaseCache)
 
 
+def _stamps(keys: list[str]) -> list[str]:
+    """The current stamps of ``keys`` (a new one for any the cache lost)."""
+    found = cache.get_many(keys)
+    for key in keys:
+        if key not in found:
+            cache.add(key, uuid.uuid4().hex, None)
+            found[key] = cache.get(key)
+    return [found[key] for key in keys]
+
+
 def stamp() -> str:
-    """The current stamp (a new one if the cache lost it)."""
-    key = _stamp_key()
-    current = cache.get(key)
-    if current is None:
-        cache.add(key, uuid.uuid4().hex, None)
-        current = cache.get(key)
-    return current
+    """The current stamp: it changes with every change."""
+    return _stamps([_stamp_key()])[0]
 
 
-def _after_commit() -> None:
-    changed()
+class _AtCommit:
+    """A connection's callback at the commit of a transaction that wrote: the tables it wrote changed."""
+
+    def __init__(self) -> None:
+        self.tables: set[str] = set()
+
+    def __call__(self) -> None:
+        tables, self.tables = self.tables, set()
+        changed(*tables)
 
 
 def unwatched_columns(table: str, columns: set[str]) -> None:
@@ -133,27 +158,33 @@ def unwatched_columns(table: str, columns: set[str]) -> None:
     _UNWATCHED_COLUMNS[table] = frozenset(columns)
 
 
-def _changes_pages(sql: str) -> bool:
+def _changed_table(sql: str) -> str | None:
+    """The table the statement changes in a way pages may show, if it does."""
     write = _WRITE.match(sql)
     if write is None or write.group(1) in UNWATCHED_TABLES:
-        return False
-    unwatched = _UNWATCHED_COLUMNS.get(write.group(1))
+        return None
+    table = write.group(1)
+    unwatched = _UNWATCHED_COLUMNS.get(table)
     if unwatched is None:
-        return True
+        return table
     assignments = _SET.match(sql)
     # Every "name =" of the SET clause, expressions' comparisons included: one not in the set means a change.
-    return assignments is None or not set(_ASSIGNED.findall(assignments.group(1))) <= unwatched
+    if assignments is None or not set(_ASSIGNED.findall(assignments.group(1))) <= unwatched:
+        return table
+    return None
 
 
 def _watch(execute, sql, params, many, context):
     result = execute(sql, params, many, context)
-    if isinstance(sql, str) and _changes_pages(sql):
-        changed()
+    table = _changed_table(sql) if isinstance(sql, str) else None
+    if table is not None:
+        changed(table)
         connection = context["connection"]
-        if connection.in_atomic_block and not any(
-            callback[1] is _after_commit for callback in connection.run_on_commit
-        ):
-            connection.on_commit(_after_commit)
+        if connection.in_atomic_block:
+            at_commit = connection.__dict__.setdefault("freshness_at_commit", _AtCommit())
+            at_commit.tables.add(table)
+            if not any(callback[1] is at_commit for callback in connection.run_on_commit):
+                connection.on_commit(at_commit)
     return result
 
 
@@ -169,22 +200,31 @@ def watch_open_connections() -> None:
         watch_writes(connection=connection)
 
 
-def _full_key(key: tuple[Hashable, ...], current: str) -> str:
-    return f"freshness:{CODE}:{current}:{hashlib.sha256(repr(key).encode()).hexdigest()}"
+def _full_key(key: tuple[Hashable, ...], stamps: list[str]) -> str:
+    return f"freshness:{CODE}:{hashlib.sha256(repr((key, stamps)).encode()).hexdigest()}"
 
 
 _MISSING = object()
 
 
 def cached(
-    key: tuple[Hashable, ...], compute: Callable[[], T], *, keep: Callable[[T], bool] = lambda value: True
+    key: tuple[Hashable, ...],
+    compute: Callable[[], T],
+    *,
+    keep: Callable[[T], bool] = lambda value: True,
+    tables: tuple[str, ...] | None = None,
 ) -> T:
-    """``compute()``'s result, from the cache while the data has not changed since it was computed. A result
+    """``compute()``'s result, from the cache while the data has not changed since it was computed: any data, or
+    only that of ``tables`` (every table ``compute`` reads, and EVIDENCE for cached trends) when given. A result
     ``keep`` refuses is not cached (the next request computes it again)."""
     if not enabled():
         return compute()
     try:
-        full = _full_key(key, stamp())
+        if tables is None:
+            stamps = _stamps([_stamp_key()])
+        else:
+            stamps = _stamps([_stamp_key("epoch"), *(_table_key(table) for table in sorted(tables))])
+        full = _full_key(key, stamps)
         found = cache.get(full, _MISSING)
     except Exception:
         logger.warning("the cache could not be read: computing the page afresh", exc_info=True)

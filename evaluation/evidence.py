@@ -283,7 +283,7 @@ def _fill(version, evidences: list[SeriesEvidence]) -> None:
             },
             CACHE_SECONDS,
         )
-        freshness.changed()  # lists of many versions (overview, tally) show the new trends on their next view
+        freshness.changed(freshness.EVIDENCE)  # lists of many versions (overview, tally) show the new trends
         cached.update({keys[pk]: entry for pk, entry in computed.items()})
     for evidence in done:
         entry = cached[keys[evidence.series.pk]]

@@ -11,13 +11,15 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 
+from accounts.models import Team
+from config import freshness
 from contest import rubric, tally
 from evaluation.evidence import CachedTrend, cached_trends
-from evaluation.models import ModelSeries
+from evaluation.models import EvaluationRun, LanguageModel, ModelSeries
 from evaluation.trends import ANCHORS
 from reviews.models import Assignment, Award, Review
 from reviews.selectors import tally_rule
-from submissions.models import Round, Submission
+from submissions.models import Round, Submission, SubmissionVersion
 from submissions.selectors import LISTS_SKIP, out_of_decisions
 
 UNASSIGNED = "unassigned"
@@ -134,9 +136,21 @@ class Overview:
     rule: str = tally.MEDIAN
 
 
-def overview_of(*, round: Round) -> Overview:
-    """Every submission of the round with a version, in four queries (and one cache read) whatever their
-    number, ordered by submission id."""
+# What _submissions_and_trends reads: its result is kept while none of them changes (config/freshness.py), so a
+# review, award or keep choice does not make the round's trends be read again.
+TREND_TABLES = (
+    Submission._meta.db_table,
+    SubmissionVersion._meta.db_table,
+    Team._meta.db_table,
+    EvaluationRun._meta.db_table,
+    LanguageModel._meta.db_table,
+    ModelSeries._meta.db_table,
+    freshness.EVIDENCE,
+)
+
+
+def _submissions_and_trends(round: Round) -> tuple[list[Submission], dict[int, dict[int, CachedTrend]], list]:
+    """The round's submissions with a version, their series' trends as cached, and those series in order."""
     submissions = list(
         Submission.objects.filter(round=round, current_version__isnull=False)
         .select_related("current_version", "team")
@@ -147,6 +161,16 @@ def overview_of(*, round: Round) -> Overview:
     series = sorted(
         {cached.series for per_version in trends.values() for cached in per_version.values()},
         key=lambda s: (s.order, s.name),
+    )
+    return submissions, trends, series
+
+
+def overview_of(*, round: Round) -> Overview:
+    """Every submission of the round with a version, in four queries (and one cache read) whatever their
+    number, ordered by submission id; the submissions and trends from the cache while none of what they are read
+    from changed."""
+    submissions, trends, series = freshness.cached(
+        ("overview trends", round.pk), lambda: _submissions_and_trends(round), tables=TREND_TABLES
     )
     rows = {
         s.pk: OverviewRow(

@@ -73,7 +73,7 @@ def test_every_kind_of_write_changes_the_stamp_and_sessions_do_not(open_round):
 def test_a_transaction_changes_the_stamp_at_its_write_and_again_at_its_commit(monkeypatch):
     round = Round.objects.create(name="Committed", deadline=dt.date(2030, 1, 1))
     changes = []
-    monkeypatch.setattr(freshness, "changed", lambda: changes.append(connection.in_atomic_block))
+    monkeypatch.setattr(freshness, "changed", lambda *tables: changes.append(connection.in_atomic_block))
     with transaction.atomic():
         Round.objects.filter(pk=round.pk).update(name="One")
         Round.objects.filter(pk=round.pk).update(name="Two")
@@ -324,3 +324,48 @@ def test_the_version_page_is_not_kept_while_a_run_of_it_is_running(
     with CaptureQueriesContext(connection) as cached_view:
         assert "run-count" not in client.get(url).content.decode()
     assert not [q for q in cached_view.captured_queries if "evaluation_evaluationrun" in q["sql"]]
+
+
+def test_a_computation_cached_by_its_tables_is_kept_through_changes_elsewhere():
+    computed = []
+
+    def compute(name):
+        computed.append(name)
+        return name
+
+    def read():
+        freshness.cached(("runs part",), lambda: compute("runs"), tables=("evaluation_evaluationrun",))
+        freshness.cached(("reviews part",), lambda: compute("reviews"), tables=("reviews_review",))
+        freshness.cached(("everything",), lambda: compute("all"))
+
+    read()
+    assert computed == ["runs", "reviews", "all"]
+    read()
+    assert computed == ["runs", "reviews", "all"]
+    freshness.changed("reviews_review")
+    read()
+    assert computed[3:] == ["reviews", "all"]
+    freshness.changed()  # anything may have changed (refresh_pages): every part again
+    read()
+    assert computed[5:] == ["runs", "reviews", "all"]
+
+
+def test_a_review_does_not_make_the_overview_read_the_rounds_runs_again_and_a_run_does(
+    client, olga, open_round, series, reviewers, django_capture_on_commit_callbacks
+):
+    submission = add_submission(open_round, "Parts", capture=django_capture_on_commit_callbacks)
+    client.force_login(olga)
+    url = reverse("round_overview", args=[open_round.pk])
+    client.get(url)
+
+    def runs_read() -> bool:
+        with CaptureQueriesContext(connection) as view:
+            client.get(url)
+        return any("evaluation_evaluationrun" in q["sql"] for q in view.captured_queries)
+
+    review(submission, reviewers[0], olga, levels=ALL_GRAND, tier="grand")
+    assert not runs_read()
+    assert "grand ×1" in client.get(url).content.decode()
+    run = submission.current_version.runs.first()
+    EvaluationRun.objects.filter(pk=run.pk).update(status=EvaluationRun.Status.QUEUED)
+    assert runs_read()
