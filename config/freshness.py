@@ -9,6 +9,9 @@ result. Writes that change nothing a page shows (the session and cache tables, a
 leave the stamp alone; code that changes what pages show outside the database (the worker caching a trend)
 calls :func:`changed`.
 
+Each write also replaces the stamp of its table: a part of a page cached by the tables it reads (``cached``'s
+``tables``) is kept through changes elsewhere (the overview's trends through reviews).
+
 Only with a cache server (Redis, as in production and the tests); the embedded default computes every page.
 Pages that show the time (time left to a deadline) put the minute in their key. The cache failing is never an
 error: the page is computed as if nothing was cached.
@@ -226,8 +229,8 @@ def cached(
             stamps = _stamps([_stamp_key("epoch"), *(_table_key(table) for table in sorted(tables))])
         full = _full_key(key, stamps)
         found = cache.get(full, _MISSING)
-    except Exception:
-        logger.warning("the cache could not be read: computing the page afresh", exc_info=True)
+    except Exception as error:  # one line per request while the cache is down: no traceback to flood the log
+        logger.warning("the cache could not be read (%s): computing the page afresh", error)
         return compute()
     if found is not _MISSING:
         return found
@@ -236,8 +239,8 @@ def cached(
         return value
     try:
         cache.set(full, value, SECONDS)
-    except Exception:
-        logger.warning("the cache did not take a computed page", exc_info=True)
+    except Exception as error:
+        logger.warning("the cache did not take a computed page (%s)", error)
     return value
 
 

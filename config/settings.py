@@ -207,6 +207,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "contest",
+            # A cache that does not answer is given up on quickly: every database write tells the cache (the
+            # pages' freshness stamp), and no request may hang on an unreachable server.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:

@@ -4,13 +4,15 @@ in between."""
 
 import datetime as dt
 import io
+import socket
 
 import pytest
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection, transaction
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -369,3 +371,26 @@ def test_a_review_does_not_make_the_overview_read_the_rounds_runs_again_and_a_ru
     run = submission.current_version.runs.first()
     EvaluationRun.objects.filter(pk=run.pk).update(status=EvaluationRun.Status.QUEUED)
     assert runs_read()
+
+
+def test_writes_and_pages_go_on_while_the_cache_server_does_not_answer(client, olga, open_round):
+    # A server that takes connections and never answers: each cache call gives up after the settings' timeout.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    hanging = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": f"redis://127.0.0.1:{silent.getsockname()[1]}/0",
+        }
+    }
+    try:
+        with override_settings(CACHES=hanging):
+            open_round.name = "Saved while the cache hangs"
+            open_round.save()
+            client.force_login(olga)
+            response = client.get(reverse("round_overview", args=[open_round.pk]))
+        assert response.status_code == 200
+        assert "Saved while the cache hangs" in response.content.decode()
+    finally:
+        silent.close()
