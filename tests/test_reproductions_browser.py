@@ -14,8 +14,9 @@ from tests.test_subcategories import add_series, finish_all, rows_of, submit, ta
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def assigned(alice, olga, open_round, monkeypatch):
+def _reproduced(alice, olga, open_round, monkeypatch, **submitted):
+    """A version evaluated on one series of 3 models, a reproduction of it attached by olga (its runs queued, not
+    sent: the test plays the worker) and rhea assigned to review it."""
     from accounts.models import Role
     from accounts.services import grant_role
     from evaluation.models import EvaluationRun
@@ -23,15 +24,12 @@ def assigned(alice, olga, open_round, monkeypatch):
     from reviews.services import assign_reviewer
     from submissions.services import TaskUpload
     from tests.factories import UserFactory
-    from tests.runs_support import finish_run
 
-    version = submit(alice, open_round, subcategory_column="category")  # before any series: nothing queued
+    version = submit(alice, open_round, **submitted)  # before any series: nothing queued
     for model in add_series("Open Models", models=3).models.all():
         EvaluationRun.objects.create(version=version, model=model)
     finish_all(version)
-    monkeypatch.setattr(
-        "evaluation.services._send", lambda run_id, queue: None
-    )  # no worker: the test plays it
+    monkeypatch.setattr("evaluation.services._send", lambda run_id, queue: None)  # no worker
     with transaction.atomic():
         reproduction = create_reproduction(
             user=olga,
@@ -39,13 +37,25 @@ def assigned(alice, olga, open_round, monkeypatch):
             upload=TaskUpload(name="olga-remake.csv", data=task_csv(column="topic")),
             note="Rewritten from the description.",
         )
+    rhea = UserFactory(username="rhea")
+    grant_role(user=rhea, role=Role.REVIEWER)
+    assign_reviewer(submission=version.submission, reviewer=rhea, by=olga)
+    return reproduction
+
+
+def _finish_runs_of(reproduction) -> None:
+    from tests.runs_support import finish_run
+
     category = {row: name for name, rows in rows_of().items() for row in rows}
     rows = sorted(category)
     for run in reproduction.runs.select_related("model"):
         finish_run(run, rows=rows, values=[value(row, run.model.order, category[row]) for row in rows])
-    rhea = UserFactory(username="rhea")
-    grant_role(user=rhea, role=Role.REVIEWER)
-    assign_reviewer(submission=version.submission, reviewer=rhea, by=olga)
+
+
+@pytest.fixture
+def assigned(alice, olga, open_round, monkeypatch):
+    reproduction = _reproduced(alice, olga, open_round, monkeypatch, subcategory_column="category")
+    _finish_runs_of(reproduction)
     return reproduction
 
 
@@ -94,41 +104,13 @@ def test_a_reviewer_sees_suggestions_subcategories_and_the_reproduction_beside_t
 def test_the_reproductions_progress_turns_into_its_comparison_without_a_reload(
     page: Page, live_server, alice, olga, open_round, monkeypatch
 ):
-    from accounts.models import Role
-    from accounts.services import grant_role
-    from evaluation.models import EvaluationRun
-    from evaluation.services import create_reproduction
-    from reviews.services import assign_reviewer
-    from submissions.services import TaskUpload
-    from tests.factories import UserFactory
-    from tests.runs_support import finish_run
-
-    version = submit(alice, open_round)
-    for model in add_series("Open Models", models=3).models.all():
-        EvaluationRun.objects.create(version=version, model=model)
-    finish_all(version)
-    monkeypatch.setattr(
-        "evaluation.services._send", lambda run_id, queue: None
-    )  # no worker: the test plays it
-    with transaction.atomic():
-        reproduction = create_reproduction(
-            user=olga,
-            submission=version.submission,
-            upload=TaskUpload(name="r.csv", data=task_csv(column="topic")),
-        )
-    rhea = UserFactory(username="rhea")
-    grant_role(user=rhea, role=Role.REVIEWER)
-    assign_reviewer(submission=version.submission, reviewer=rhea, by=olga)
-
+    reproduction = _reproduced(alice, olga, open_round, monkeypatch)
     _log_in(page, live_server.url, "rhea")
-    page.goto(f"{live_server.url}/submissions/{version.submission_id}/review/")
+    page.goto(f"{live_server.url}/submissions/{reproduction.version.submission_id}/review/")
     section = page.locator(f"#reproduction-{reproduction.pk}")
     expect(section.locator(".progress")).to_have_count(3)
     expect(section.locator(".run-status").first).to_contain_text("Queued")
-    category = {row: name for name, rows in rows_of().items() for row in rows}
-    rows = sorted(category)
-    for run in reproduction.runs.select_related("model"):
-        finish_run(run, rows=rows, values=[value(row, run.model.order, category[row]) for row in rows])
+    _finish_runs_of(reproduction)
     # The page polls the runs' progress and swaps the section in once they finish: the charts and the line.
     expect(section.locator(".reproduction-comparison li")).to_contain_text(
         "Open Models: no inverse scaling — reproduction slope", timeout=30_000
