@@ -107,6 +107,18 @@ def olga(db):
 
 
 @pytest.fixture
+def reviewers(db):
+    """Three reviewers, reviewer0 to reviewer2."""
+    from accounts.models import Role
+    from accounts.services import grant_role
+
+    people = [UserFactory(username=f"reviewer{i}") for i in range(3)]
+    for person in people:
+        grant_role(user=person, role=Role.REVIEWER)
+    return people
+
+
+@pytest.fixture
 def valid_csv() -> bytes:
     return make_task_csv(n=300)
 

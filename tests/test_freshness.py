@@ -22,7 +22,7 @@ from evaluation.evidence import precompute_evidence
 from evaluation.models import EvaluationRun, ExampleResult
 from evaluation.services import claim_run, record_heartbeat, record_progress
 from reviews.models import Review
-from reviews.services import assign_reviewer, decide_award, set_ranks, set_tally_rule
+from reviews.services import assign_reviewer, current_rubric, decide_award, set_ranks, set_tally_rule
 from submissions.models import Round
 from tests.factories import UserFactory
 from tests.runs_support import finish_run, public_and_private_series
@@ -34,17 +34,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def series(db):
     return public_and_private_series((1_000_000, 10_000_000, 100_000_000))
-
-
-@pytest.fixture
-def reviewers(db):
-    from accounts.models import Role
-    from accounts.services import grant_role
-
-    people = [UserFactory(username=f"reviewer{i}") for i in range(3)]
-    for person in people:
-        grant_role(user=person, role=Role.REVIEWER)
-    return people
 
 
 @pytest.fixture(autouse=True)
@@ -101,14 +90,7 @@ def test_the_overview_shows_each_change_on_the_next_view_and_reads_the_cache_in_
 
     review(submission, reviewers[0], olga, status=None)  # assigned: the status changes
     assert "<td>not reviewed<" in client.get(url).content.decode()
-    Review.objects.create(
-        assignment=submission.assignments.get(),
-        version=submission.current_version,
-        rubric=rubric_in_force(),
-        status=Review.Status.SUBMITTED,
-        levels=ALL_GRAND,
-        suggested_tier="grand",
-    )
+    submit_review(submission)
     assert "grand ×1" in client.get(url).content.decode()
     # A run set back by a plain UPDATE (as the sweeper does): the series no longer has its trend.
     EvaluationRun.objects.filter(version=submission.current_version).update(
@@ -117,10 +99,16 @@ def test_the_overview_shows_each_change_on_the_next_view_and_reads_the_cache_in_
     assert 'secondary">evaluating<' in client.get(url).content.decode()
 
 
-def rubric_in_force():
-    from reviews.services import current_rubric
-
-    return current_rubric()
+def submit_review(submission) -> None:
+    """Its one reviewer submits a review: all grand, a grand prize suggested."""
+    Review.objects.create(
+        assignment=submission.assignments.get(),
+        version=submission.current_version,
+        rubric=current_rubric(),
+        status=Review.Status.SUBMITTED,
+        levels=ALL_GRAND,
+        suggested_tier="grand",
+    )
 
 
 def test_a_trend_the_worker_computes_shows_in_the_overview_without_a_database_write(
@@ -129,7 +117,7 @@ def test_a_trend_the_worker_computes_shows_in_the_overview_without_a_database_wr
     submission = add_submission(
         open_round, "Late trend", computed=False, capture=django_capture_on_commit_callbacks
     )
-    rubric_in_force()  # its first reading stores the rubric: the version page below then writes nothing
+    current_rubric()  # its first reading stores the rubric: the version page below then writes nothing
     client.force_login(olga)
     url = reverse("round_overview", args=[open_round.pk])
     pending = 'secondary">not computed yet<'
@@ -203,13 +191,7 @@ def test_the_reviewer_dashboard_shows_a_new_assignment_and_a_submitted_review_at
     assign_reviewer(submission=second, reviewer=reviewers[0], by=olga)
     assert "Second task" in client.get(url).content.decode()
     assert "<strong>0 of 2</strong>" in client.get(url).content.decode()
-    Review.objects.create(
-        assignment=first.assignments.get(),
-        version=first.current_version,
-        rubric=rubric_in_force(),
-        status=Review.Status.SUBMITTED,
-        levels=ALL_GRAND,
-    )
+    submit_review(first)
     assert "<strong>1 of 2</strong>" in client.get(url).content.decode()
 
 

@@ -19,7 +19,7 @@ from reviews.models import Review
 from reviews.services import assign_reviewer, current_rubric
 from submissions.models import Submission, SubmissionVersion
 from submissions.services import TaskUpload, submit_task
-from tests.factories import ANSWERS, ContestantFactory, UserFactory, make_task_csv
+from tests.factories import ANSWERS, ContestantFactory, make_task_csv
 from tests.runs_support import finish_run, public_and_private_series
 
 ROWS = list(range(2, 302))
@@ -87,17 +87,6 @@ def review(submission, reviewer, olga, *, status=Review.Status.SUBMITTED, levels
         levels=levels or {},
         suggested_tier=tier,
     )
-
-
-@pytest.fixture
-def reviewers(db):
-    from accounts.models import Role
-    from accounts.services import grant_role
-
-    people = [UserFactory(username=f"reviewer{i}") for i in range(3)]
-    for person in people:
-        grant_role(user=person, role=Role.REVIEWER)
-    return people
 
 
 @pytest.fixture
