@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Prefetch, Q, QuerySet
 
-from accounts.models import Invitation, Role, Team
+from accounts.models import Invitation, Membership, Role, Team
 
 
 def roles_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
@@ -24,11 +24,18 @@ def is_organizer(user: AbstractBaseUser | AnonymousUser) -> bool:
     return user.is_authenticated and (user.is_superuser or has_role(user, Role.ORGANIZER))
 
 
+_UNREAD = object()
+
+
 def team_of(user: AbstractBaseUser | AnonymousUser) -> Team | None:
+    """The user's team, read once per request (membership and team in one query) and cached on the user."""
     if not user.is_authenticated:
         return None
-    membership = getattr(user, "membership", None)
-    return membership.team if membership else None
+    team = getattr(user, "_contest_team", _UNREAD)
+    if team is _UNREAD:
+        membership = Membership.objects.select_related("team").filter(user=user).first()
+        team = user._contest_team = membership.team if membership else None
+    return team
 
 
 def addresses_of(user: AbstractBaseUser) -> set[str]:

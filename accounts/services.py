@@ -33,6 +33,11 @@ def _forget_cached_roles(user: AbstractBaseUser) -> None:
         del user._contest_roles
 
 
+def _forget_cached_team(user: AbstractBaseUser) -> None:
+    if hasattr(user, "_contest_team"):
+        del user._contest_team
+
+
 def _ensure_may_review(user: AbstractBaseUser) -> None:
     """The rules forbid reviewers to compete. A contestant whose team has submitted stays a contestant: making
     them a reviewer would leave a reviewer among a competing team's authors."""
@@ -204,6 +209,7 @@ def register_contestant(*, user: AbstractBaseUser) -> Team:
     grant_role(user=user, role=Role.CONTESTANT)
     team = Team.objects.create(name=_unique_team_name(f"Team {user.get_username()}"))
     Membership.objects.create(user=user, team=team)
+    _forget_cached_team(user)
     return team
 
 
@@ -237,6 +243,7 @@ def join_team(*, user: AbstractBaseUser, invite_code: str) -> Team:
             old_team.delete()
     else:
         Membership.objects.create(user=user, team=team)
+    _forget_cached_team(user)
     return team
 
 
