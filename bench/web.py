@@ -77,7 +77,7 @@ def main() -> int:
     parser.add_argument("--submissions", type=int, default=2_000)
     parser.add_argument("--reviews", type=int, default=6_000)
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=5, help="timed requests per virtual user and page")
+    parser.add_argument("--requests", type=int, default=25, help="timed requests per virtual user and page")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (the Dockerfile's 4)")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
