@@ -244,7 +244,7 @@ def cached(
     return value
 
 
-def viewer_key(request: HttpRequest) -> tuple[Hashable, ...]:
+def viewer_key() -> tuple[Hashable, ...]:
     """What makes one viewer's rendering of the same data differ: the time zone times are shown in."""
     return (timezone.get_current_timezone_name(),)
 
@@ -272,7 +272,7 @@ def cached_html(
         kept.append(keep(values))
         return render_to_string(template, {**values, "csrf_token": CSRF_PLACEHOLDER}, request=request)
 
-    html = cached((template, *key, *viewer_key(request)), render, keep=lambda html: all(kept))
+    html = cached((template, *key, *viewer_key()), render, keep=lambda html: all(kept))
     if CSRF_PLACEHOLDER in html:
         html = html.replace(CSRF_PLACEHOLDER, get_token(request))
     return mark_safe(html)  # noqa: S308 (a template's rendering: escaped where it had to be)

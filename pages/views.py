@@ -42,7 +42,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"rounds": Round.objects.all()})
 
 
-def _times(request: HttpRequest) -> tuple:
+def _times() -> tuple:
     """What of the clock a page with deadlines shows: the minute (time left) and which rounds have opened and
     closed, to the second (a round opens at any instant)."""
     rounds = freshness.cached(("rounds",), lambda: list(Round.objects.all()))
@@ -67,7 +67,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return {"rounds": rounds}
 
     # Rendered once per change of the data or minute of the clock (config/freshness.py).
-    key = ("contestant dashboard", request.user.pk, _times(request))
+    key = ("contestant dashboard", request.user.pk, _times())
     body = freshness.cached_html(request, key, "contestant/_dashboard_body.html", context)
     return render(request, "contestant/dashboard.html", {"body": body})
 
@@ -111,7 +111,7 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
 
     # What this viewer sees of this version, rendered once per change of the data or minute of the clock
     # (config/freshness.py): the evidence, answers and reviews are read again only after something changed.
-    key = ("version page", request.user.pk, submission.pk, shown.number, _times(request))
+    key = ("version page", request.user.pk, submission.pk, shown.number, _times())
     # Not kept while a run is running: its progress is written without changing the stamp.
     body = freshness.cached_html(
         request,
@@ -195,7 +195,7 @@ def _reviewer_dashboard(request: HttpRequest) -> HttpResponse:
             },
         }
 
-    key = ("reviewer dashboard", request.user.pk, status, round_id, sort, _times(request))
+    key = ("reviewer dashboard", request.user.pk, status, round_id, sort, _times())
     body = freshness.cached_html(request, key, "reviewer/_dashboard_body.html", context)
     return render(request, "reviewer/dashboard.html", {"body": body})
 
