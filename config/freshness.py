@@ -222,11 +222,9 @@ def cached(
     ``keep`` refuses is not cached (the next request computes it again)."""
     if not enabled():
         return compute()
+    keys = [_stamp_key()] if tables is None else [_stamp_key("epoch"), *map(_table_key, sorted(tables))]
     try:
-        if tables is None:
-            stamps = _stamps([_stamp_key()])
-        else:
-            stamps = _stamps([_stamp_key("epoch"), *(_table_key(table) for table in sorted(tables))])
+        stamps = _stamps(keys)
         full = _full_key(key, stamps)
         found = cache.get(full, _MISSING)
     except Exception as error:  # one line per request while the cache is down: no traceback to flood the log
@@ -238,7 +236,10 @@ def cached(
     if not keep(value):
         return value
     try:
-        cache.set(full, value, SECONDS)
+        # Data that changed meanwhile makes the result stale at birth: no one would read it under the old stamps,
+        # so it is not stored (while runs start and end every second, the cache does not fill with such pages).
+        if _stamps(keys) == stamps:
+            cache.set(full, value, SECONDS)
     except Exception as error:
         logger.warning("the cache did not take a computed page (%s)", error)
     return value

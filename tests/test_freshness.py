@@ -376,3 +376,19 @@ def test_writes_and_pages_go_on_while_the_cache_server_does_not_answer(client, o
         assert "Saved while the cache hangs" in response.content.decode()
     finally:
         silent.close()
+
+
+def test_a_result_whose_data_changed_while_it_was_computed_is_not_stored():
+    def compute():
+        Round.objects.create(
+            name="Written meanwhile", deadline=dt.date(2030, 1, 1)
+        )  # another request's write
+        return "stale at birth"
+
+    before = freshness.stamp()
+    assert freshness.cached(("racing",), compute) == "stale at birth"
+    # Nothing under the stamp it was computed under (no one could read it: the stamp has changed)...
+    assert cache.get(freshness._full_key(("racing",), [before])) is None
+    # ...while a result computed without a change meanwhile is stored under its stamp.
+    assert freshness.cached(("quiet",), lambda: "kept") == "kept"
+    assert cache.get(freshness._full_key(("quiet",), [freshness.stamp()])) == "kept"
