@@ -42,6 +42,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"rounds": Round.objects.all()})
 
 
+ORGANIZER_DASHBOARD_ROWS = 25
+
+
 def _times() -> tuple:
     """What of the clock a page with deadlines shows: the minute (time left) and which rounds have opened and
     closed, to the second (a round opens at any instant)."""
@@ -53,8 +56,15 @@ def _times() -> tuple:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     if is_organizer(request.user):
-        every = with_evaluation_progress(Submission.objects.all(), public_series_only=False)
-        return render(request, "organizer/dashboard.html", {"rounds": selectors.by_round(every)})
+
+        def listings() -> dict:
+            every = with_evaluation_progress(Submission.objects.all(), public_series_only=False)
+            # The latest of each round: a round of thousands is read whole in its overview, 100 rows a page.
+            return {"listings": selectors.latest_by_round(every, per_round=ORGANIZER_DASHBOARD_ROWS)}
+
+        key = ("organizer dashboard", request.user.pk, ORGANIZER_DASHBOARD_ROWS, _times())
+        body = freshness.cached_html(request, key, "organizer/_dashboard_body.html", listings)
+        return render(request, "organizer/dashboard.html", {"body": body})
     if has_role(request.user, Role.REVIEWER):
         return _reviewer_dashboard(request)
 

@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
@@ -49,6 +50,35 @@ LISTS_SKIP = tuple(
 def team_submissions(*, user: AbstractBaseUser) -> QuerySet[Submission]:
     team = team_of(user)
     return Submission.objects.filter(team=team) if team else Submission.objects.none()
+
+
+@dataclass
+class RoundListing:
+    round: Round
+    latest: list[Submission]  # the most recently changed first
+    total: int
+
+
+def latest_by_round(submissions: QuerySet[Submission], *, per_round: int) -> list[RoundListing]:
+    """Every round (those without submissions included) with the ``per_round`` submissions of ``submissions``
+    changed last (their current version and number of versions) and how many it has in all: a round of thousands
+    lists a screenful. Two queries, and one per round with submissions."""
+    counted = Submission.objects.filter(pk__in=submissions.order_by().values("pk"))  # whatever it annotates
+    totals = dict(counted.order_by().values_list("round").annotate(n=Count("pk")))
+    subs = (
+        submissions.select_related("round", "team", "current_version")
+        .defer(*LISTS_SKIP)
+        .annotate(version_count=Count("versions", distinct=True))
+        .order_by("-current_version__created_at", "-pk")
+    )
+    return [
+        RoundListing(
+            round=round,
+            latest=list(subs.filter(round=round)[:per_round]) if totals.get(round.pk) else [],
+            total=totals.get(round.pk, 0),
+        )
+        for round in Round.objects.all()
+    ]
 
 
 def by_round(submissions: QuerySet[Submission]) -> list[tuple[Round, list[Submission]]]:

@@ -435,3 +435,26 @@ def test_a_submission_its_team_did_not_keep_is_marked(client, olga, contest):
     assert rows["Public only"]["not_kept"] and not rows["Both inverse"]["not_kept"]
     page = client.get(reverse("round_overview", args=[contest["round"].pk])).content.decode()
     assert page.count(">not kept</span>") == 1
+
+
+def test_the_organizer_dashboard_lists_each_rounds_latest_submissions_and_counts_them_all(
+    client, olga, open_round, monkeypatch
+):
+    from pages import views
+
+    monkeypatch.setattr(views, "ORGANIZER_DASHBOARD_ROWS", 3)
+    users = [ContestantFactory(username=f"many{i}") for i in range(5)]
+    for n, user in enumerate(users):
+        submit_task(
+            user=user,
+            round=open_round,
+            answers={**ANSWERS, "task_name": f"Task number {n}"},
+            upload=TaskUpload(name="t.csv", data=make_task_csv(300)),
+        )
+    client.force_login(olga)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "5 submissions" in page
+    shown = [n for n in range(5) if f"Task number {n}<" in page]
+    assert shown == [2, 3, 4]  # the three changed last
+    assert "The 3 changed last of 5" in page
+    assert reverse("round_overview", args=[open_round.pk]) in page
