@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "submissions.uploads.UploadSizeLimitMiddleware",
     "accounts.middleware.ViewerTimezoneMiddleware",
+    "config.middleware.CacheUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -212,6 +213,8 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
+    # Read from Redis, kept in the database (accounts/sessions.py).
+    SESSION_ENGINE = "accounts.sessions"
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}

@@ -25,7 +25,7 @@ from evaluation.models import EvaluationRun, Reproduction
 from evaluation.plots import PngExportUnavailable
 from evaluation.reproductions import RULE
 from submissions.models import Submission
-from submissions.selectors import submissions_visible_to
+from submissions.selectors import visible_submission_or_404
 from submissions.services import TaskFileInvalid, TaskUpload
 from submissions.uploads import bound_form
 
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 def _version(request: HttpRequest, pk: int, number: int):
-    submission = get_object_or_404(submissions_visible_to(request.user), pk=pk)
+    submission = visible_submission_or_404(request.user, pk)
     return get_object_or_404(submission.versions.select_related("submission__round"), number=number)
 
 
@@ -250,9 +250,7 @@ def verdicts_help(request: HttpRequest) -> HttpResponse:
 def _reproduced(request: HttpRequest, pk: int) -> Submission:
     """The submission, for an organizer or one of its assigned reviewers without a conflict; 404 for anyone
     else, its team included, as for a submission they may not see."""
-    submission = get_object_or_404(
-        submissions_visible_to(request.user).select_related("round", "current_version"), pk=pk
-    )
+    submission = visible_submission_or_404(request.user, pk, "round", "current_version")
     if not services.may_reproduce(user=request.user, submission=submission):
         raise Http404("No such submission.")
     return submission

@@ -20,15 +20,13 @@ from reviews.forms import DeclareConflictForm, ReviewForm
 from reviews.models import Assignment, Conflict, Review, SpotCheck, TallyRule, Tier
 from reviews.selectors import conflicts_of, team_or_contestant_named
 from submissions.models import Round
-from submissions.selectors import StoredFileInvalid, submissions_visible_to, versions_of
+from submissions.selectors import StoredFileInvalid, versions_of, visible_submission_or_404
 
 
 def _assignment(request: HttpRequest, pk: int) -> Assignment:
     """The reviewer's own assignment to submission ``pk``; 404 for anyone else, as for a submission they
     may not see."""
-    submission = get_object_or_404(
-        submissions_visible_to(request.user).select_related("round", "current_version"), pk=pk
-    )
+    submission = visible_submission_or_404(request.user, pk, "round", "current_version")
     assignment = get_object_or_404(Assignment, submission=submission, reviewer=request.user)
     assignment.submission = submission
     return assignment
@@ -147,7 +145,7 @@ def review_unlock(request: HttpRequest, review_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def discussion_post(request: HttpRequest, pk: int) -> HttpResponse:
-    submission = get_object_or_404(submissions_visible_to(request.user), pk=pk)
+    submission = visible_submission_or_404(request.user, pk)
     if not services.may_discuss(user=request.user, submission_id=submission.pk):
         raise Http404("No such discussion.")  # a contestant never learns there is one
     try:

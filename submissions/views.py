@@ -98,9 +98,7 @@ def submission_create(request: HttpRequest, round_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    submission = get_object_or_404(
-        selectors.submissions_visible_to(request.user).select_related("round"), pk=pk
-    )
+    submission = selectors.visible_submission_or_404(request.user, pk, "round")
     round = submission.round
     try:
         services.ensure_may_submit(user=request.user, round=round)
@@ -136,9 +134,7 @@ def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def submission_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     """Asks to confirm (GET), then withdraws (POST) with an optional reason."""
-    submission = get_object_or_404(
-        selectors.submissions_visible_to(request.user).select_related("round", "current_version"), pk=pk
-    )
+    submission = selectors.visible_submission_or_404(request.user, pk, "round", "current_version")
     form = WithdrawalForm(request.POST or None)
     try:
         services.ensure_may_withdraw(user=request.user, submission=submission)
@@ -161,9 +157,7 @@ def submission_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def submission_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
-    submission = get_object_or_404(
-        selectors.submissions_visible_to(request.user).select_related("round"), pk=pk
-    )
+    submission = selectors.visible_submission_or_404(request.user, pk, "round")
     try:
         services.reinstate_submission(user=request.user, submission=submission)
     except PermissionDenied as refused:
@@ -175,7 +169,7 @@ def submission_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def version_download(request: HttpRequest, pk: int, number: int) -> FileResponse:
-    submission = get_object_or_404(selectors.submissions_visible_to(request.user), pk=pk)
+    submission = selectors.visible_submission_or_404(request.user, pk)
     version = get_object_or_404(submission.versions, number=number)
     # A file's name can carry its authors' names: blind reviewers get a neutral one.
     blind = selectors.is_blind_to(request.user, submission)
@@ -189,7 +183,7 @@ def version_download(request: HttpRequest, pk: int, number: int) -> FileResponse
 def version_example(request: HttpRequest, pk: int, number: int, row: int) -> JsonResponse:
     """One example of a version in full, for the pages that show long texts shortened; 404 to whoever may
     not see the version, as on the version page."""
-    submission = get_object_or_404(selectors.submissions_visible_to(request.user), pk=pk)
+    submission = selectors.visible_submission_or_404(request.user, pk)
     version = get_object_or_404(submission.versions, number=number)
     try:
         examples = selectors.version_examples(version)

@@ -102,6 +102,7 @@ def test_the_version_page_makes_as_many_queries_for_3_series_of_4_models_as_for_
     page = client.get(reverse("version_detail", args=[version.submission.pk, version.number]))
     assert page.content.decode().count("per 10× parameters") == 3  # every series has its trend
     cache.clear()
+    client.force_login(alice)  # the session back in the cache (accounts/sessions.py), as it was when cold
     assert page_queries(client, version) == cold
     assert page_queries(client, version) == warm
     assert warm < cold  # a cached view reads no example results at all
