@@ -20,6 +20,7 @@ error: the page is computed as if nothing was cached.
 import hashlib
 import logging
 import re
+import threading
 import uuid
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -109,6 +110,9 @@ def changed(*tables: str) -> None:
     global _warned
     if not enabled():
         return
+    memo = getattr(_request, "stamps", None)
+    if memo:
+        memo.clear()
     new = uuid.uuid4().hex
     stamps = {_stamp_key(): new, **{_table_key(table): new for table in tables}}
     if not tables:
@@ -128,14 +132,43 @@ def enabled() -> bool:
     return not isinstance(caches["default"], DatabaseCache)
 
 
-def _stamps(keys: list[str]) -> list[str]:
-    """The current stamps of ``keys`` (a new one for any the cache lost)."""
+def _read_stamps(keys: list[str]) -> list[str]:
+    """The current stamps of ``keys`` in the cache (a new one for any the cache lost)."""
     found = cache.get_many(keys)
     for key in keys:
         if key not in found:
             cache.add(key, uuid.uuid4().hex, None)
             found[key] = cache.get(key)
     return [found[key] for key in keys]
+
+
+# Within a request, each stamp is read from the cache once, the global ones along with the first: a page's
+# parts (the rounds, the body) take them from here. Any change this process makes clears them; another
+# process's change during the request shows from the next request on, as if this one had been served a moment
+# earlier. Outside requests (workers, commands) every read goes to the cache.
+_request = threading.local()
+
+
+def begin_request(**_) -> None:
+    """request_started's receiver."""
+    _request.stamps = {}
+
+
+def end_request(**_) -> None:
+    """request_finished's receiver."""
+    _request.stamps = None
+
+
+def _stamps(keys: list[str], *, fresh: bool = False) -> list[str]:
+    """The current stamps of ``keys``: as this request first read them, unless ``fresh``."""
+    memo = getattr(_request, "stamps", None)
+    if memo is None or fresh:
+        return _read_stamps(keys)
+    missing = [key for key in keys if key not in memo]
+    if missing:
+        wanted = list(dict.fromkeys([*missing, _stamp_key(), _stamp_key("epoch")]))
+        memo.update(zip(wanted, _read_stamps(wanted), strict=True))
+    return [memo[key] for key in keys]
 
 
 def stamp() -> str:
@@ -238,7 +271,7 @@ def cached(
     try:
         # Data that changed meanwhile makes the result stale at birth: no one would read it under the old stamps,
         # so it is not stored (while runs start and end every second, the cache does not fill with such pages).
-        if _stamps(keys) == stamps:
+        if _stamps(keys, fresh=True) == stamps:
             cache.set(full, value, SECONDS)
     except Exception as error:
         logger.warning("the cache did not take a computed page (%s)", error)

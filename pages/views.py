@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -32,14 +32,19 @@ from reviews.feedback import feedback_for
 from reviews.selectors import assignments_of, review_status
 from reviews.services import current_rubric
 from submissions import selectors
-from submissions.models import Metric, Round, Submission
+from submissions.models import Metric, Round, Submission, SubmissionVersion
 from submissions.taskfile import REQUIRED_COLUMNS
 
 EXAMPLE_TASKS = Path(contest.__file__).resolve().parent / "example_tasks"
 
 
+def _rounds() -> list[Round]:
+    """Every round, from the cache until one changes (each page with deadlines reads them)."""
+    return freshness.cached(("rounds",), lambda: list(Round.objects.all()), tables=(Round._meta.db_table,))
+
+
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {"rounds": Round.objects.all()})
+    return render(request, "home.html", {"rounds": _rounds()})
 
 
 ORGANIZER_DASHBOARD_ROWS = 25
@@ -48,7 +53,7 @@ ORGANIZER_DASHBOARD_ROWS = 25
 def _times() -> tuple:
     """What of the clock a page with deadlines shows: the minute (time left) and which rounds have opened and
     closed, to the second (a round opens at any instant)."""
-    rounds = freshness.cached(("rounds",), lambda: list(Round.objects.all()))
+    rounds = _rounds()
     now = timezone.now()
     return (freshness.minute(), tuple((r.pk, r.has_opened(now), r.has_closed(now)) for r in rounds))
 
@@ -84,17 +89,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def submission_detail(request: HttpRequest, pk: int, number: int | None = None) -> HttpResponse:
-    submission = get_object_or_404(
-        selectors.submissions_visible_to(request.user).select_related(
-            "round", "team", "current_version", "withdrawn_by"
-        ),
-        pk=pk,
+    # Read without joins (they cost more to compile than to run): the body's round, team and withdrawal are read
+    # when it is computed, not on every view of it.
+    submission = selectors.visible_submission_or_404(request.user, pk)
+    # What every view of the page reads of the version (the body reads it whole when it is computed).
+    names = SubmissionVersion.objects.filter(submission=submission).only(
+        "id", "number", "task_name", "submission"
     )
     shown = (
-        submission.current_version
-        if number is None
-        else selectors.versions_of(submission).filter(number=number).first()
-    )
+        names.filter(pk=submission.current_version_id) if number is None else names.filter(number=number)
+    ).first()
     if shown is None:
         messages.error(request, f"This submission has no version {number}.")
         return redirect("submission_detail", pk=submission.pk)

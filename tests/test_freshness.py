@@ -392,3 +392,34 @@ def test_a_result_whose_data_changed_while_it_was_computed_is_not_stored():
     # ...while a result computed without a change meanwhile is stored under its stamp.
     assert freshness.cached(("quiet",), lambda: "kept") == "kept"
     assert cache.get(freshness._full_key(("quiet",), [freshness.stamp()])) == "kept"
+
+
+def test_a_request_reads_the_stamps_once_and_again_after_its_own_writes(
+    client, alice, open_round, monkeypatch
+):
+    client.force_login(alice)
+    url = reverse("dashboard")
+    client.get(url)
+    reads = []
+    real_get_many = cache.get_many
+
+    def counting_get_many(keys, *args, **kwargs):
+        if any(key.startswith("freshness:") for key in keys):
+            reads.append(keys)
+        return real_get_many(keys, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "get_many", counting_get_many)
+    assert client.get(url).status_code == 200
+    assert len(reads) == 1  # the rounds' stamps and the body's, in one read
+
+    # Within one request (as a view that writes, then renders): its own write shows at once.
+    freshness.begin_request()
+    try:
+        before = freshness.stamp()
+        assert freshness.stamp() == before
+        assert freshness.cached(("rounds read",), lambda: Round.objects.count()) == 1
+        Round.objects.create(name="Written by this request", deadline=dt.date(2030, 1, 1))
+        assert freshness.stamp() != before
+        assert freshness.cached(("rounds read",), lambda: Round.objects.count()) == 2
+    finally:
+        freshness.end_request()
