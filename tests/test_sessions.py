@@ -166,3 +166,30 @@ def test_a_submission_is_found_for_exactly_those_who_may_see_it(
     assert seen["rita"] == {assigned.pk}  # the withdrawn one is no longer reviewed
     assert seen["olga"] == {s.pk for s in submissions}
     assert seen["stranger"] == seen["reviewer1"] == set()
+
+
+def test_the_navigation_is_each_viewers_own_with_their_own_sign_out_token(alice, bob, rita, olga):
+    home = reverse("home")
+    assert "Sign in" in Client().get(home).content.decode()
+    for user, shown, not_shown in (
+        (alice, ["Team", "My submissions", ">contestant<"], ["People", "Conflicts of interest"]),
+        (bob, ["Team", "My submissions"], ["People"]),
+        (rita, ["Conflicts of interest", "Assigned reviews", ">reviewer<"], ["People", ">Team<"]),
+        (olga, ["People", "Manage contest", "All submissions", ">organizer<"], ["Conflicts of interest"]),
+    ):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(user)
+        for _ in range(2):  # the second from the kept rendering
+            html = client.get(home).content.decode()
+            nav = html[html.index('<nav class="navbar') : html.index("</nav>")]
+            assert f"\n              {user.username}\n" in nav
+            assert all(text in nav for text in shown), user.username
+            assert not any(text in nav for text in not_shown), user.username
+        token = nav.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+        assert client.post(reverse("account_logout"), {"csrfmiddlewaretoken": token}).status_code == 302
+        assert client.get(reverse("dashboard")).status_code == 302  # signed out by the nav's own form
+
+    grant_role(user=rita, role=Role.ORGANIZER)  # a new role shows on the next page
+    client = Client()
+    client.force_login(rita)
+    assert "People" in client.get(home).content.decode()
