@@ -295,9 +295,10 @@ def cached_html(
     context: Callable[[], dict],
     *,
     keep: Callable[[dict], bool] = lambda context: True,
+    tables: tuple[str, ...] | None = None,
 ) -> SafeString:
-    """``template`` rendered with ``context()``, from the cache while the data has not changed (unless ``keep``
-    refuses the context). Its forms carry this request's CSRF token (rendered with a placeholder, filled in on
+    """``template`` rendered with ``context()``, from the cache while the data (of ``tables``, as in ``cached``) has
+    not changed (unless ``keep`` refuses the context). Its forms carry this request's CSRF token (rendered with a placeholder, filled in on
     every request)."""
     kept = []
 
@@ -306,7 +307,7 @@ def cached_html(
         kept.append(keep(values))
         return render_to_string(template, {**values, "csrf_token": CSRF_PLACEHOLDER}, request=request)
 
-    html = cached((template, *key, *viewer_key()), render, keep=lambda html: all(kept))
+    html = cached((template, *key, *viewer_key()), render, keep=lambda html: all(kept), tables=tables)
     if CSRF_PLACEHOLDER in html:
         html = html.replace(CSRF_PLACEHOLDER, get_token(request))
     return mark_safe(html)  # noqa: S308 (a template's rendering: escaped where it had to be)

@@ -44,7 +44,17 @@ def _rounds() -> list[Round]:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {"rounds": _rounds()})
+    user = request.user
+    # What the body differs by: signed in or not, and whether its submit buttons are the viewer's.
+    viewer = (user.is_authenticated, has_role(user, Role.CONTESTANT) and not has_role(user, Role.REVIEWER))
+    body = freshness.cached_html(
+        request,
+        ("home", viewer, _times()),
+        "_home_body.html",
+        lambda: {"rounds": _rounds()},
+        tables=(Round._meta.db_table,),
+    )
+    return render(request, "home.html", {"body": body})
 
 
 ORGANIZER_DASHBOARD_ROWS = 25

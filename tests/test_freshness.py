@@ -423,3 +423,23 @@ def test_a_request_reads_the_stamps_once_and_again_after_its_own_writes(
         assert freshness.cached(("rounds read",), lambda: Round.objects.count()) == 2
     finally:
         freshness.end_request()
+
+
+def test_the_home_page_shows_a_round_change_at_once_and_each_viewer_their_own_buttons(
+    alice, rita, open_round
+):
+    home = reverse("home")
+    anonymous, contestant, reviewer = Client(), Client(), Client()
+    contestant.force_login(alice)
+    reviewer.force_login(rita)
+    for _ in range(2):  # computed, then from the cache
+        assert "Submit a task to Round 1" in contestant.get(home).content.decode()
+        for other in (anonymous, reviewer):
+            html = other.get(home).content.decode()
+            assert "Round 1" in html and "Submit a task to Round 1" not in html
+        assert "Sign up to submit" in anonymous.get(home).content.decode()
+        assert "Sign up to submit" not in reviewer.get(home).content.decode()
+    open_round.name = "Renamed round"
+    open_round.save()
+    assert "Submit a task to Renamed round" in contestant.get(home).content.decode()
+    assert "Renamed round" in anonymous.get(home).content.decode()
