@@ -56,6 +56,7 @@ class SessionStore(cached_db.SessionStore):
         return data
 
     def exists(self, session_key: str | None) -> bool:
+        """Whether a new key is taken: the database knows every session (the cache may have lost one)."""
         return DatabaseStore.exists(self, session_key)
 
     def save(self, must_create: bool = False) -> None:

@@ -298,8 +298,8 @@ def cached_html(
     tables: tuple[str, ...] | None = None,
 ) -> SafeString:
     """``template`` rendered with ``context()``, from the cache while the data (of ``tables``, as in ``cached``) has
-    not changed (unless ``keep`` refuses the context). Its forms carry this request's CSRF token (rendered with a placeholder, filled in on
-    every request)."""
+    not changed (unless ``keep`` refuses the context). Its forms carry this request's CSRF token (rendered with a
+    placeholder, filled in on every request)."""
     kept = []
 
     def render() -> str:

@@ -245,6 +245,9 @@ def _interval_includes_zero(numbers: Sequence[float]) -> bool:
 def _format_numbers(*numbers: float) -> list[str]:
     """Signed numbers with the same decimals, enough to show two significant digits of the largest."""
     largest = max((abs(x) for x in numbers if math.isfinite(x)), default=0.0)
+    largest = float(
+        f"{largest:.12g}"
+    )  # 0.0999999999999 (float noise, which varies with numpy's build) is 0.1
     decimals = 2 if largest == 0 else min(6, max(2, 1 - math.floor(math.log10(largest))))
     return [f"{x:+.{decimals}f}" for x in numbers]
 

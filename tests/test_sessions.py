@@ -1,6 +1,7 @@
 """What every signed-in request pays for before its page: the session (read from the cache, kept in the
-database: accounts/sessions.py), the user, and the user's roles and team (one query), and the check that the user
-may see the submission a page is about (read by its key, then checked)."""
+database: accounts/sessions.py), the user, the user's roles and team (one query), the navigation bar (rendered
+once per kind of viewer: config/templatetags/layout.py), and the check that the user may see the submission a
+page is about (read by its key, then checked)."""
 
 import contextlib
 import socket

@@ -250,3 +250,12 @@ def test_explanations_of_a_hand_built_trend():
 def test_small_slopes_keep_two_significant_digits():
     trend = Trend(-0.0042, -0.0071, 0.0013, "unclear", False, False, 3, 100, metric="logodds")
     assert trend.explanations()[1].startswith("Slope -0.0042 per 10× parameters (95% CI -0.0071 to +0.0013)")
+
+
+def test_an_interval_is_written_with_two_significant_digits_of_its_largest_number_whatever_the_float_noise():
+    from evaluation.trends import interval_text
+
+    assert interval_text((0.1, 0.1, 0.1)) == "+0.10 (95% CI +0.10 to +0.10)"
+    assert interval_text((0.09999999999999998, 0.1, 0.09999999999999987)) == "+0.10 (95% CI +0.10 to +0.10)"
+    assert interval_text((0.0123, -0.002, 0.031)) == "+0.012 (95% CI -0.002 to +0.031)"
+    assert interval_text((-1.5, -2.25, 0.0)) == "-1.50 (95% CI -2.25 to +0.00)"
