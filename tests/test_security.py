@@ -98,7 +98,7 @@ def test_failed_logins_are_counted_across_web_processes_in_redis(transactional_d
     from django.conf import settings
     from django.core.cache import cache
 
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert settings.CACHES["default"]["BACKEND"] == "config.cache.RedisCache"  # Django's, one client per pool
     cache.clear()  # the tests' own Redis database: no failed logins of an earlier test or run
     env = {**os.environ, "DATABASE_URL": _test_database_url()}
     try:
