@@ -198,8 +198,8 @@ def test_the_navigation_is_each_viewers_own_with_their_own_sign_out_token(alice,
 
 def test_every_cache_call_goes_through_one_redis_client():
     backend = cache._cache  # the thread's RedisCacheClient (config/cache.py)
-    cache.set("one client", "read back", 60)
+    cache.set("one-client", "read back", 60)
     client = backend.get_client(write=True)
     assert backend.get_client() is client is backend.get_client("any key", write=True)
-    assert cache.get("one client") == "read back"
+    assert cache.get("one-client") == "read back"
     assert backend.get_client() is client
