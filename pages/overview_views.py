@@ -5,11 +5,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils.text import slugify
 
 from accounts.selectors import is_organizer
 from config import freshness
+from config.rows import get_or_404
 from contest import rubric
 from evaluation.models import ModelSeries
 from pages import overview
@@ -62,7 +63,7 @@ class OverviewFilterForm(forms.Form):
 def _round(request: HttpRequest, round_id: int) -> Round:
     if not is_organizer(request.user):
         raise PermissionDenied("Only organizers see the contest overview.")
-    return get_object_or_404(Round, pk=round_id)
+    return get_or_404(Round, round_id)
 
 
 def _asked(request: HttpRequest, round: Round):

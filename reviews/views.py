@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Role, Team
 from accounts.selectors import has_role, is_organizer
 from config import freshness
+from config.rows import get_or_404
 from contest.rubric import CRITERIA_KEYS
 from evaluation.evidence import cached_trends, reproductions_evidence, rubric_suggestions, version_evidence
 from evaluation.forms import ReproductionForm
@@ -247,7 +248,7 @@ def conflict_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 def _organizer_round(request: HttpRequest, pk: int) -> Round:
     if not is_organizer(request.user):
         raise PermissionDenied("Only organizers see the prize tally.")
-    return get_object_or_404(Round, pk=pk)
+    return get_or_404(Round, pk)
 
 
 def _tally_of(round: Round) -> selectors.RoundTally:

@@ -6,6 +6,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from accounts.selectors import is_organizer, team_of
+from config import rows
 from submissions.models import KeepRequest, Round, Submission, SubmissionVersion
 from submissions.taskfile import read_task_file
 
@@ -112,10 +113,12 @@ def visible_submission_or_404(user: AbstractBaseUser, pk: int, *related: str) ->
     one more."""
     if not user.is_authenticated:
         raise Http404("No such submission.")
-    try:
-        submission = Submission.objects.select_related(*related).get(pk=pk)
-    except Submission.DoesNotExist:
-        raise Http404("No such submission.") from None
+    if related:
+        submission = Submission.objects.select_related(*related).filter(pk=pk).first()
+    else:  # a page's every view (the version page): its SQL compiled once
+        submission = rows.by_key(Submission, pk)
+    if submission is None:
+        raise Http404("No such submission.")
     if (
         is_organizer(user)
         or is_team_member(user=user, submission=submission)
