@@ -6,12 +6,17 @@ from django.core.cache.backends import redis
 
 
 class _Client(redis.RedisCacheClient):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients = {}  # id of a connection pool -> its client
+
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
-        clients = self.__dict__.setdefault("_clients", {})
-        if id(pool) not in clients:  # a pool lives as long as this object: its id is never reused meanwhile
-            clients[id(pool)] = self._client(connection_pool=pool)
-        return clients[id(pool)]
+        if (
+            id(pool) not in self._clients
+        ):  # a pool lives as long as this object: its id is never reused meanwhile
+            self._clients[id(pool)] = self._client(connection_pool=pool)
+        return self._clients[id(pool)]
 
 
 class RedisCache(redis.RedisCache):
