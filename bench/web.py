@@ -7,8 +7,9 @@ It drops and creates the database, migrates it, fills it (bench/webdata.py: 2,00
 their stored results, per-example results and cached evidence for the version pages fetched, 6,000 reviews),
 starts gunicorn (as the Dockerfile does, DEBUG off, static files by WhiteNoise) on 127.0.0.1, and for each page
 lets ``--users`` virtual users, each logged in as a real user of the right role, send ``--requests`` requests at
-once (bench/webload.py). It prints p50 and p95 per page and their ratio to the static page's; the target is a
-p95 at most 5× the static page's. The load views data that does not change, so the dynamic pages are served from
+once (bench/webload.py). It prints p50 and p95 per page and their ratio to those of a static file timed the same
+way right before and right after the page (the machine's speed drifts within a run); the target is a p95 at most
+5× the static file's. The load views data that does not change, so the dynamic pages are served from
 the cache (config/freshness.py); each page is then timed alone right after a change, computed afresh. It exits non-zero on errors only (a failed request, a server that does not
 start), not on a missed target. The cache is Redis when REDIS_URL is set (as in production), else the database.
 """
@@ -156,12 +157,14 @@ def main() -> int:
         static_users = [webload.VirtualUser("", STATIC_PATH) for _ in range(args.users)]
         for users in [static_users, *pages.values()]:  # every worker past its first requests of every page
             errors += webload.run_page(base, "warm-up", users, requests=0, warmup=1).errors
-        static = webload.run_page(base, "static file", static_users, requests=args.requests)
-        results = [
-            webload.run_page(base, page, users, requests=args.requests) for page, users in pages.items()
-        ]
-        # The static file once more at the end: a machine that got busier meanwhile shows in the two figures.
-        again = webload.run_page(base, "static file (again)", static_users, requests=args.requests)
+        # The static file right before and after each page (each block between two pages serves both): the
+        # machine's speed drifts within a run, and each page is compared with the static file in its own time.
+        statics = [webload.run_page(base, "static file", static_users, requests=args.requests)]
+        results = []
+        for page, users in pages.items():
+            timings = webload.run_page(base, page, users, requests=args.requests)
+            statics.append(webload.run_page(base, "static file", static_users, requests=args.requests))
+            results.append((timings, webload.around(statics[-2], statics[-1])))
         # The load above views unchanged data (pages are cached until it changes): each page alone, right
         # after a change, is what its first viewer then waits for.
         fresh = {page: webload.after_a_change(base, users[0]) for page, users in pages.items()}
@@ -177,10 +180,10 @@ def main() -> int:
         f"{args.users} concurrent users, {args.requests} requests each per page; gunicorn --workers {args.workers}"
     )
     print(f"machine: {machine()}")
-    print("\n".join(webload.table([*results, again], static=static)))
+    print("\n".join(webload.table(results)))
     print("one request alone, right after the data changed (median of 3):")
     print("\n".join(f"  {page:<22} {ms:8.1f} ms" for page, ms in fresh.items()))
-    for timings in [static, *results, again]:
+    for timings in [*statics, *(page for page, _ in results)]:
         errors += timings.errors
     for error in errors[:20]:
         print(f"error: {error}", file=sys.stderr)

@@ -30,23 +30,27 @@ def test_generated_contest_serves_every_benchmarked_page_to_the_load_loop(live_s
         "overview": [webload.VirtualUser(organizer, f"/console/rounds/{round_1}/overview/")] * 2,
         "tally": [webload.VirtualUser(organizer, f"/console/rounds/{round_1}/tally/")] * 2,
     }
-    static = webload.run_page(
-        live_server.url, "static", [webload.VirtualUser("", "/static/site/site.css")] * 2, requests=2
-    )
-    results = [webload.run_page(live_server.url, page, users, requests=2) for page, users in pages.items()]
+    static = [webload.VirtualUser("", "/static/site/site.css")] * 2
+    statics = [webload.run_page(live_server.url, "static", static, requests=2)]
+    results = []
+    for page, users in pages.items():
+        timings = webload.run_page(live_server.url, page, users, requests=2)
+        statics.append(webload.run_page(live_server.url, "static", static, requests=2))
+        results.append((timings, webload.around(statics[-2], statics[-1])))
 
-    for timings in [static, *results]:
+    for timings in [*statics, *(page for page, _ in results)]:
         assert timings.errors == [], timings.page
         assert len(timings.seconds) == 4, timings.page
-    lines = webload.table(results, static=static)
+    assert [len(around.seconds) for _, around in results] == [8] * len(pages)  # the blocks before and after
+    lines = webload.table(results)
     assert [line.split()[0] for line in lines[1:]] == [
-        "static",
         "contestant",
         "reviewer",
         "version",
         "overview",
         "tally",
     ]
+    assert all(line.split()[-1] in ("pass", "FAIL") for line in lines[1:])
     # Each page alone after a change: computed afresh (the stamp moved), still a 200.
     stamp = freshness.stamp()
     assert webload.after_a_change(live_server.url, pages["overview"][0], times=1) > 0
