@@ -300,14 +300,33 @@ def cached_html(
     """``template`` rendered with ``context()``, from the cache while the data (of ``tables``, as in ``cached``) has
     not changed (unless ``keep`` refuses the context). Its forms carry this request's CSRF token (rendered with a
     placeholder, filled in on every request)."""
+    return cached_html_with(request, key, template, context, lambda values: None, keep=keep, tables=tables)[1]
+
+
+def cached_html_with(
+    request: HttpRequest,
+    key: tuple[Hashable, ...],
+    template: str,
+    context: Callable[[], dict],
+    also: Callable[[dict], T],
+    *,
+    keep: Callable[[dict], bool] = lambda context: True,
+    tables: tuple[str, ...] | None = None,
+) -> tuple[T, SafeString]:
+    """As ``cached_html``, with ``also(context())`` cached beside the HTML: what the page around it needs of the
+    same data (its title), so that a request served from the cache reads none of it. An exception from
+    ``context`` goes to the caller, nothing cached."""
     kept = []
 
-    def render() -> str:
+    def render() -> tuple[T, str]:
         values = context()
         kept.append(keep(values))
-        return render_to_string(template, {**values, "csrf_token": CSRF_PLACEHOLDER}, request=request)
+        html = render_to_string(template, {**values, "csrf_token": CSRF_PLACEHOLDER}, request=request)
+        return also(values), html
 
-    html = cached((template, *key, *viewer_key()), render, keep=lambda html: all(kept), tables=tables)
+    extra, html = cached(
+        ("html+", template, *key, *viewer_key()), render, keep=lambda value: all(kept), tables=tables
+    )
     if CSRF_PLACEHOLDER in html:
         html = html.replace(CSRF_PLACEHOLDER, get_token(request))
-    return mark_safe(html)  # noqa: S308 (a template's rendering: escaped where it had to be)
+    return extra, mark_safe(html)  # noqa: S308 (a template's rendering: escaped where it had to be)

@@ -6,7 +6,9 @@ turn it into a PNG with :func:`figure_png` (kaleido, which drives a headless Chr
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 import math
 import os
 import threading
@@ -152,9 +154,37 @@ def value_axis(values: Sequence[float], *, chance: float | None = None) -> Value
     )
 
 
+TEMPLATE = "plotly_white"
+
+
+@functools.cache
+def template_json() -> dict:
+    """plotly's TEMPLATE as a figure's JSON carries it (some 8 kB): the pages send it once, in
+    ``static/site/plotly-template.js`` (written by ``python -m evaluation.plots``), not in every chart. Not to be
+    changed (it is cached)."""
+    return json.loads(go.Figure(layout={"template": TEMPLATE}).to_json())["layout"]["template"]
+
+
+def without_template(figure: dict) -> dict:
+    """A figure's JSON for a page: TEMPLATE's JSON replaced by its name, which the page's script resolves."""
+    layout = figure.get("layout", {})
+    if layout.get("template") != template_json():
+        return figure
+    return {**figure, "layout": {**layout, "template": TEMPLATE}}
+
+
+def template_script() -> str:
+    """The content of ``static/site/plotly-template.js``."""
+    return (
+        "// Written by `python -m evaluation.plots` from plotly's template, which the pages' charts name"
+        " (evaluation/plots.py).\n"
+        f"window.plotlyTemplates = {{{json.dumps(TEMPLATE)}: {json.dumps(template_json(), sort_keys=True)}}};\n"
+    )
+
+
 def _layout(fig: go.Figure, *, title: str, png_title: str) -> None:
     fig.update_layout(
-        template="plotly_white",
+        template=TEMPLATE,
         title={"text": title, "x": 0.5, "xanchor": "center"},
         autosize=True,  # no fixed width: the page's container and figure_png give the size
         margin={"l": 70, "r": 30, "t": 80 if title else 60, "b": 60},
@@ -350,7 +380,7 @@ def find_browser() -> str | None:
         from choreographer.browsers.chromium import Chromium
     except ImportError:
         return None
-    found = Chromium.find_browser()
+    found = Chromium.find_browser(skip_local=False)  # a copy kaleido_get_chrome downloaded counts too
     return str(found) if found and _is_executable(found) else None
 
 
@@ -461,3 +491,9 @@ def small_multiple(
     fig.update_xaxes(**grid)
     fig.update_yaxes(**grid)
     return fig
+
+
+if __name__ == "__main__":
+    Path(__file__).resolve().parent.parent.joinpath("static", "site", "plotly-template.js").write_text(
+        template_script()
+    )

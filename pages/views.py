@@ -102,20 +102,21 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
     # Read without joins (they cost more to compile than to run): the body's round, team and withdrawal are read
     # when it is computed, not on every view of it.
     submission = selectors.visible_submission_or_404(request.user, pk)
-    # What every view of the page reads of the version (the body reads it whole when it is computed).
-    names = SubmissionVersion.objects.filter(submission=submission).only(
-        "id", "number", "task_name", "submission"
-    )
-    shown = (
-        names.filter(pk=submission.current_version_id) if number is None else names.filter(number=number)
-    ).first()
-    if shown is None:
-        messages.error(request, f"This submission has no version {number}.")
-        return redirect("submission_detail", pk=submission.pk)
+    if number is None and submission.current_version_id is None:
+        raise Http404("This submission has no version.")
 
     def context() -> dict:
         versions = list(selectors.versions_of(submission))
-        version = next(v for v in versions if v.pk == shown.pk)  # with its author, as the list reads them
+        version = next(
+            (
+                v
+                for v in versions
+                if (v.pk == submission.current_version_id if number is None else v.number == number)
+            ),
+            None,
+        )
+        if version is None:
+            raise SubmissionVersion.DoesNotExist
         evidence = version_evidence(user=request.user, version=version)
         return {
             "submission": submission,
@@ -134,17 +135,24 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
         }
 
     # What this viewer sees of this version, rendered once per change of the data or minute of the clock
-    # (config/freshness.py): the evidence, answers and reviews are read again only after something changed.
-    key = ("version page", request.user.pk, submission.pk, shown.number, _times())
-    # Not kept while a run is running: its progress is written without changing the stamp.
-    body = freshness.cached_html(
-        request,
-        key,
-        "contestant/_submission_detail_body.html",
-        context,
-        keep=lambda values: not has_running_runs(version=values["version"]),
-    )
-    return render(request, "contestant/submission_detail.html", {"version": shown, "body": body})
+    # (config/freshness.py): the evidence, answers and reviews are read again only after something changed. The
+    # version's name (the page's title) is kept with it: a view served from the cache reads only the submission.
+    shown = number if number is not None else ("current", submission.current_version_id)
+    key = ("version page", request.user.pk, submission.pk, shown, _times())
+    try:
+        title, body = freshness.cached_html_with(
+            request,
+            key,
+            "contestant/_submission_detail_body.html",
+            context,
+            lambda values: values["version"].task_name,
+            # Not kept while a run is running: its progress is written without changing the stamp.
+            keep=lambda values: not has_running_runs(version=values["version"]),
+        )
+    except SubmissionVersion.DoesNotExist:
+        messages.error(request, f"This submission has no version {number}.")
+        return redirect("submission_detail", pk=submission.pk)
+    return render(request, "contestant/submission_detail.html", {"title": title, "body": body})
 
 
 def _reviews_for_organizers(user, submission: Submission, shown, evidence: dict) -> dict:

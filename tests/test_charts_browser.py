@@ -22,6 +22,9 @@ def test_the_value_axis_switches_to_log_and_back_and_the_download_is_titled(
     chart = page.locator(".plot[data-key='scaling']").first
     expect(chart.locator(".main-svg").first).to_be_visible()
     assert chart.evaluate(AXIS_TYPE) == "linear"
+    # Drawn with plotly_white, which the page's figures name and plotly-template.js carries (plotly's own
+    # default would paint the plot area #E5ECF6).
+    assert chart.evaluate("el => el._fullLayout.plot_bgcolor") == "white"
     chart.locator(".updatemenu-button", has_text="log").click()
     page.wait_for_function("el => el._fullLayout.yaxis.type === 'log'", arg=chart.element_handle())
     chart.locator(".updatemenu-button", has_text="linear").click()

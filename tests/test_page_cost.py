@@ -1,5 +1,8 @@
 """The version page's cost: a constant number of queries, and each series' evidence computed once per results."""
 
+import json
+import re
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -189,3 +192,42 @@ def test_evidence_computed_when_a_run_succeeds_is_ready_for_the_first_view(
         client.force_login(user)
         client.get(reverse("version_detail", args=[version.submission.pk, version.number]))
     assert (trend.calls, reads.calls) == (2, 1)
+
+
+def test_a_cached_view_reads_the_submission_alone_and_still_names_its_version(client, alice, version):
+    add_series(version, "Open A", models=2)
+    client.force_login(alice)
+    url = reverse("version_detail", args=[version.submission.pk, version.number])
+    for _ in range(2):  # the first view stores the evidence, which the second view's page is cached with
+        assert client.get(url).status_code == 200
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get(url)
+    assert not [q["sql"] for q in ctx.captured_queries if "submissions_submissionversion" in q["sql"]]
+    assert f"<title>{version.task_name} · Inverse Scaling Prize</title>" in page.content.decode()
+    current = client.get(reverse("submission_detail", args=[version.submission.pk]))  # the current version
+    assert f"<title>{version.task_name} · Inverse Scaling Prize</title>" in current.content.decode()
+
+
+def test_a_version_that_does_not_exist_sends_back_to_the_current_one_cached_or_not(client, alice, version):
+    client.force_login(alice)
+    for _ in range(2):
+        response = client.get(reverse("version_detail", args=[version.submission.pk, 7]), follow=True)
+        assert response.redirect_chain == [(reverse("submission_detail", args=[version.submission.pk]), 302)]
+        assert "This submission has no version 7." in response.content.decode()
+
+
+def test_the_charts_name_plotlys_template_which_the_page_loads_once(client, alice, version):
+    from evaluation.plots import TEMPLATE, template_json
+
+    add_series(version, "Open A", models=2)
+    add_series(version, "Open B", models=2)
+    client.force_login(alice)
+    html = client.get(
+        reverse("version_detail", args=[version.submission.pk, version.number])
+    ).content.decode()
+    charts = re.findall(r'<script id="figures-[^"]+" type="application/json">(.*?)</script>', html)
+    assert len(charts) == 3  # both series and the two together
+    for chart in map(json.loads, charts):
+        assert chart["scaling"]["layout"]["template"] == TEMPLATE
+    assert "barpolar" in template_json()["data"] and "barpolar" not in html  # not one chart carries it whole
+    assert html.count("/static/site/plotly-template") == 1

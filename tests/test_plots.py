@@ -205,6 +205,16 @@ def test_no_browser_anywhere_is_a_clear_error(monkeypatch, tmp_path):
         figure_png(scaling_figure([GPT3], metric="classification"))
 
 
+def test_the_search_through_choreographer_runs_without_debian_chromium(monkeypatch, tmp_path):
+    """Unmocked: choreographer's own search (its signature changed once under us: a TypeError, not None)."""
+    pytest.importorskip("kaleido", reason="kaleido is not installed")
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(plots, "DEBIAN_CHROMIUM", str(tmp_path / "chromium"))
+    found = plots.find_browser()
+    assert found is None or Path(found).is_file()
+
+
 def test_missing_kaleido_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "kaleido", None)  # import kaleido raises ImportError
     with pytest.raises(PngExportUnavailable, match=r"kaleido is not installed.*pip install kaleido"):
@@ -227,3 +237,20 @@ def test_a_browser_that_fails_to_start_is_a_clear_error(monkeypatch, tmp_path):
     with pytest.raises(PngExportUnavailable, match=f"the browser {fake} could not render"):
         figure_png(scaling_figure([GPT3], metric="classification"))
     assert os.environ["BROWSER_PATH"] == str(fake)
+
+
+def test_the_pages_script_carries_plotlys_template_as_this_plotly_writes_it():
+    """static/site/plotly-template.js is written by `python -m evaluation.plots`: again after plotly changes."""
+    script = (Path(__file__).resolve().parent.parent / "static" / "site" / "plotly-template.js").read_text()
+    assert script == plots.template_script(), "run `python -m evaluation.plots` to write it again"
+
+
+def test_a_figure_for_a_page_names_the_template_and_keeps_everything_else():
+    figure = json.loads(scaling_figure([GPT3], metric="classification").to_json())
+    sent = plots.without_template(figure)
+    assert sent["layout"]["template"] == "plotly_white"
+    assert {**sent["layout"], "template": figure["layout"]["template"]} == figure["layout"]
+    assert sent["data"] == figure["data"]
+    assert figure["layout"]["template"] == plots.template_json()  # the original is left as it was
+    other = {**figure, "layout": {**figure["layout"], "template": {"layout": {"font": {"size": 9}}}}}
+    assert plots.without_template(other) == other  # another template goes as it is

@@ -1,6 +1,6 @@
 from django import template
 
-from evaluation.plots import human_count
+from evaluation.plots import human_count, without_template
 
 register = template.Library()
 
@@ -21,3 +21,10 @@ def percent(p) -> str:
     if value == 0 or value >= 0.1:
         return f"{value:.1f}%"
     return f"{value:.2g}%"
+
+
+@register.filter
+def page_figures(figures: dict) -> dict:
+    """A chart's figures (kind -> figure JSON) as a page sends them: plotly's template named, not repeated in
+    every chart (static/site/plotly-template.js carries it once)."""
+    return {kind: figure and without_template(figure) for kind, figure in figures.items()}

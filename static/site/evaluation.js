@@ -29,6 +29,10 @@
       var source = document.getElementById(el.dataset.figures);
       var data = source && JSON.parse(source.textContent)[el.dataset.key];
       if (data && window.Plotly) {
+        // The server names plotly's template rather than repeating it in every chart (plotly-template.js).
+        if (typeof data.layout.template === "string") {
+          data.layout.template = (window.plotlyTemplates || {})[data.layout.template];
+        }
         Plotly.newPlot(el, data.data, data.layout, {
           responsive: true, displaylogo: false,
           modeBarButtonsToRemove: ["toImage"], modeBarButtonsToAdd: [downloadButton]
