@@ -41,15 +41,19 @@ SUBJECTS = ["the river", "a small dog", "the old clock", "my neighbour", "the re
 VERBS = ["returns", "sleeps", "ticks", "waits", "flies", "raises"]
 
 
-def build_model(directory: Path, *, vocab_size: int) -> Path:
-    """GPT-2 small's shape (12 layers, 768 wide, 1024 positions), randomly initialised. The output layer has
-    ``vocab_size`` entries (GPT-2's 50257 by default, which is what makes full-vocabulary logits costly); the
-    demo tokenizer uses the first 4096 of them."""
+SHAPES = {  # GPT-2's sizes: layers, width, heads
+    "small": {"n_layer": 12, "n_embd": 768, "n_head": 12},
+    "medium": {"n_layer": 24, "n_embd": 1024, "n_head": 16},
+}
+
+
+def build_model(directory: Path, *, vocab_size: int, shape: str = "small") -> Path:
+    """GPT-2's shape (small: 12 layers, 768 wide; medium: 24 layers, 1024 wide; 1024 positions), randomly
+    initialised. The output layer has ``vocab_size`` entries (GPT-2's 50257 by default, which is what makes
+    full-vocabulary logits costly); the demo tokenizer uses the first 4096 of them."""
     paragraphs = [p for p in corpus_text().split("\n\n") if p.strip()]
     tokenizer = train_tokenizer(paragraphs, vocab_size=4096)
-    model = gpt2_model(
-        vocab_size=max(vocab_size, len(tokenizer)), n_layer=12, n_embd=768, n_head=12, n_positions=1024
-    )
+    model = gpt2_model(vocab_size=max(vocab_size, len(tokenizer)), n_positions=1024, **SHAPES[shape])
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     total = sum(p.numel() for p in model.parameters())
@@ -89,8 +93,8 @@ def read_examples(path: Path, metric: str) -> list[Example]:
     return examples_from_frame(report.examples)
 
 
-def run_engine(model_dir: Path, examples, metric: str, sha: str, repeat: int):
-    scorer = HFScorer.from_directory(model_dir, device="cpu")
+def run_engine(model_dir: Path, examples, metric: str, sha: str, repeat: int, *, device: str, dtype: str):
+    scorer = HFScorer.from_directory(model_dir, device=device, dtype=dtype)
     times = []
     for _ in range(repeat):
         began = time.perf_counter()
@@ -110,7 +114,8 @@ def run_one_at_a_time(scorer: HFScorer, examples, metric: str):
                 group_logps = []
                 for continuation in group.continuations:
                     encoded = scorer.encoder.encode(group.context, continuation)
-                    logits = scorer.model(input_ids=torch.tensor([encoded.ids[:-1]])).logits[0]
+                    ids = torch.tensor([encoded.ids[:-1]], device=scorer.model.device)
+                    logits = scorer.model(input_ids=ids).logits[0]
                     logprobs = torch.log_softmax(logits.float(), dim=-1)
                     group_logps.append(
                         sum(
@@ -140,14 +145,14 @@ metric_list:
 """
 
 
-def run_lm_eval(model_dir: Path, task_csv: Path, batch_size: str, repeat: int):
+def run_lm_eval(model_dir: Path, task_csv: Path, batch_size: str, repeat: int, *, device: str, dtype: str):
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
     with tempfile.TemporaryDirectory() as include:
         Path(include, "engine_bench.yaml").write_text(LM_EVAL_TASK.format(csv=task_csv))
-        model = HFLM(pretrained=str(model_dir), device="cpu", dtype="float32", batch_size=batch_size)
+        model = HFLM(pretrained=str(model_dir), device=device, dtype=dtype, batch_size=batch_size)
         times = []
         for _ in range(repeat):
             began = time.perf_counter()
@@ -188,6 +193,11 @@ def main():
         "--examples", type=int, default=300, help="examples of the built task (default 300; 10000 at most)"
     )
     parser.add_argument("--vocab-size", type=int, default=50257, help="output size of the built model")
+    parser.add_argument(
+        "--shape", choices=sorted(SHAPES), default="small", help="GPT-2 shape of the built model"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, ... (both the engine and lm-eval)")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     parser.add_argument("--lm-eval-batch-size", default="16")
     parser.add_argument(
         "--repeat",
@@ -208,7 +218,7 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        model_dir = args.model or build_model(scratch / "model", vocab_size=args.vocab_size)
+        model_dir = args.model or build_model(scratch / "model", vocab_size=args.vocab_size, shape=args.shape)
         task = args.task or build_task(scratch / "task.csv", args.examples)
         if args.task is None and args.metric != "classification":
             sys.exit("the built task is a classification task")
@@ -217,7 +227,14 @@ def main():
         pairs = sum(len(g.continuations) for e in examples for g in scoring_groups(e, args.metric))
         print(f"task: {len(examples)} examples, {pairs} prompt+continuation pairs, metric {args.metric}")
 
-        engine_s, engine_values, scorer = run_engine(model_dir, examples, args.metric, sha, args.repeat)
+        print(
+            f"device {args.device}"
+            + (f" ({torch.cuda.get_device_name()})" if args.device == "cuda" else "")
+            + f", dtype {args.dtype}"
+        )
+        engine_s, engine_values, scorer = run_engine(
+            model_dir, examples, args.metric, sha, args.repeat, device=args.device, dtype=args.dtype
+        )
         print(f"engine (batch size auto):          {engine_s:8.2f} s   (fastest of {args.repeat})")
         if not args.skip_loop:
             looped = examples[: args.loop_examples] if args.loop_examples else examples
@@ -240,7 +257,14 @@ def main():
         if not args.skip_lm_eval:
             if args.metric != "classification":
                 sys.exit("the lm-evaluation-harness comparison covers classification tasks")
-            lm_s, lm_values = run_lm_eval(model_dir, task.resolve(), args.lm_eval_batch_size, args.repeat)
+            lm_s, lm_values = run_lm_eval(
+                model_dir,
+                task.resolve(),
+                args.lm_eval_batch_size,
+                args.repeat,
+                device=args.device,
+                dtype=args.dtype,
+            )
             print(
                 f"lm-evaluation-harness (batch {args.lm_eval_batch_size}): {lm_s:8.2f} s   "
                 f"engine is {lm_s / engine_s:.1f}x faster"
