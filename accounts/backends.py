@@ -1,15 +1,15 @@
-"""The sign-in backends, each reading the signed-in user of every request with SQL compiled once
-(``config.rows``): the ORM's compiling of that one query cost more than running it, on every page."""
+"""The sign-in backends, each reading the signed-in user of every request, with their roles and team, in one
+statement compiled once (``accounts.selectors.signed_in_user``): the ORM's compiling of those queries cost more
+than running them, on every page."""
 
 from allauth.account import auth_backends as allauth
 from django.contrib.auth import backends as django
-from django.contrib.auth import get_user_model
 
-from config import rows
+from accounts.selectors import signed_in_user
 
 
 def _active_user(backend: django.ModelBackend, user_id):
-    user = rows.by_key(get_user_model(), user_id)
+    user = signed_in_user(user_id)
     return user if user is not None and backend.user_can_authenticate(user) else None
 
 

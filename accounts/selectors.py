@@ -2,10 +2,11 @@ import functools
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
-from django.db import connection
+from django.db import router
 from django.db.models import Prefetch, Q, QuerySet
 
-from accounts.models import Invitation, Membership, Role, Team
+from accounts.models import Invitation, Role, Team
+from config import rows
 
 
 def roles_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
@@ -38,36 +39,41 @@ def team_of(user: AbstractBaseUser | AnonymousUser) -> Team | None:
 
 
 @functools.cache
-def _roles_and_team_sql() -> str:
-    """One row per group of the user (one if none), each with the user's team's columns (NULL without a team)."""
-    quote = connection.ops.quote_name
-    user_model = get_user_model()
-    groups = user_model.groups.field
+def _fields() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The user's columns, their team's, and what the one statement reads: both, and a group's name (one row per
+    group of the user, one if none; the team's columns NULL without a team)."""
+    user = tuple(field.attname for field in get_user_model()._meta.concrete_fields)
+    team = tuple(field.attname for field in Team._meta.concrete_fields)
+    return user, team, (*user, *(f"membership__team__{name}" for name in team), "groups__name")
 
-    def table(model) -> str:
-        return quote(model._meta.db_table)
 
-    def column(model, name: str) -> str:
-        return quote(model._meta.get_field(name).column)
+def _read(user_id) -> AbstractBaseUser | None:
+    """The user with their roles and team remembered on it (every page's layout shows them): one statement,
+    compiled once per process (``config.rows``; the ORM's compiling of the user's, the roles' and the team's
+    queries cost more than running them), None for no such user."""
+    user_fields, team_fields, fields = _fields()
+    model = get_user_model()
+    found = rows.values_by_key(model, user_id, fields)
+    if not found:
+        return None
+    using = router.db_for_read(model)
+    first = found[0]
+    user = model.from_db(using, user_fields, first[: len(user_fields)])
+    team = first[len(user_fields) : len(user_fields) + len(team_fields)]
+    user._contest_team = None if team[0] is None else Team.from_db(using, team_fields, team)
+    user._contest_roles = frozenset(row[-1] for row in found if row[-1] in Role.values)
+    return user
 
-    user_id = f"u.{column(user_model, 'id')}"
-    # Names from the models' metadata, the user's id a parameter:
-    return (
-        f"SELECT t.*, g.{column(Group, 'name')} AS contest_role FROM {table(user_model)} u"  # noqa: S608
-        f" LEFT JOIN {table(Membership)} m ON m.{column(Membership, 'user')} = {user_id}"
-        f" LEFT JOIN {table(Team)} t ON t.{column(Team, 'id')} = m.{column(Membership, 'team')}"
-        f" LEFT JOIN {quote(groups.m2m_db_table())} ug ON ug.{quote(groups.m2m_column_name())} = {user_id}"
-        f" LEFT JOIN {table(Group)} g ON g.{column(Group, 'id')} = ug.{quote(groups.m2m_reverse_name())}"
-        f" WHERE {user_id} = %s"
-    )
+
+def signed_in_user(user_id) -> AbstractBaseUser | None:
+    """The user a session names (accounts/backends.py), their roles and team read along."""
+    return _read(user_id)
 
 
 def _read_roles_and_team(user: AbstractBaseUser) -> None:
-    """Every page's layout shows the user's roles and team: one statement reads both, written out (the ORM's
-    compiling of the two queries cost more than running them); the raw query set converts the team's columns."""
-    rows = list(Team.objects.raw(_roles_and_team_sql(), [user.pk]))
-    user._contest_roles = frozenset(row.contest_role for row in rows if row.contest_role in Role.values)
-    user._contest_team = rows[0] if rows and rows[0].pk is not None else None
+    read = _read(user.pk)
+    user._contest_roles = read._contest_roles if read else frozenset()
+    user._contest_team = read._contest_team if read else None
 
 
 def addresses_of(user: AbstractBaseUser) -> set[str]:
