@@ -31,11 +31,11 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.db import DatabaseCache
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import mark_safe
 
 logger = logging.getLogger(__name__)
 
@@ -288,6 +288,35 @@ def minute() -> str:
     return timezone.now().strftime("%Y-%m-%dT%H:%M")
 
 
+class CachedBody:
+    """A cached part of a page, as the UTF-8 bytes the response sends: ``render_page`` splices it into the page
+    around it, so a page served from the cache neither decodes, copies through the template engine nor encodes
+    again what may be a few hundred kB (a tally of 100 rows: 0.7 ms of each view, against 0.08 ms so). In a
+    template, ``{{ body }}`` writes a marker that ``render_page`` replaces; ``text()`` is the HTML itself."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __str__(self) -> str:
+        return _BODY_MARK
+
+    def text(self) -> str:
+        return self.data.decode()
+
+
+# A comment no escaped text can hold ("<" is escaped), unguessable besides.
+_BODY_MARK = mark_safe(f"<!--cached body {uuid.uuid4().hex}-->")  # noqa: S308
+
+
+def render_page(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    """``django.shortcuts.render`` for a page whose context holds a ``CachedBody`` as ``body``."""
+    body = context["body"]
+    html = render_to_string(template, context, request=request).encode()
+    return HttpResponse(html.replace(_BODY_MARK.encode(), body.data))
+
+
 def cached_html(
     request: HttpRequest,
     key: tuple[Hashable, ...],
@@ -296,10 +325,10 @@ def cached_html(
     *,
     keep: Callable[[dict], bool] = lambda context: True,
     tables: tuple[str, ...] | None = None,
-) -> SafeString:
+) -> CachedBody:
     """``template`` rendered with ``context()``, from the cache while the data (of ``tables``, as in ``cached``) has
-    not changed (unless ``keep`` refuses the context). Its forms carry this request's CSRF token (rendered with a
-    placeholder, filled in on every request)."""
+    not changed (unless ``keep`` refuses the context), for ``render_page``. Its forms carry this request's CSRF
+    token (rendered with a placeholder, filled in on every request)."""
     return cached_html_with(request, key, template, context, lambda values: None, keep=keep, tables=tables)[1]
 
 
@@ -312,21 +341,22 @@ def cached_html_with(
     *,
     keep: Callable[[dict], bool] = lambda context: True,
     tables: tuple[str, ...] | None = None,
-) -> tuple[T, SafeString]:
+) -> tuple[T, CachedBody]:
     """As ``cached_html``, with ``also(context())`` cached beside the HTML: what the page around it needs of the
     same data (its title), so that a request served from the cache reads none of it. An exception from
     ``context`` goes to the caller, nothing cached."""
     kept = []
 
-    def render() -> tuple[T, str]:
+    def render() -> tuple[T, bytes]:
         values = context()
         kept.append(keep(values))
         html = render_to_string(template, {**values, "csrf_token": CSRF_PLACEHOLDER}, request=request)
-        return also(values), html
+        return also(values), html.encode()
 
-    extra, html = cached(
-        ("html+", template, *key, *viewer_key()), render, keep=lambda value: all(kept), tables=tables
+    extra, data = cached(
+        ("html bytes", template, *key, *viewer_key()), render, keep=lambda value: all(kept), tables=tables
     )
-    if CSRF_PLACEHOLDER in html:
-        html = html.replace(CSRF_PLACEHOLDER, get_token(request))
-    return extra, mark_safe(html)  # noqa: S308 (a template's rendering: escaped where it had to be)
+    placeholder = CSRF_PLACEHOLDER.encode()
+    if placeholder in data:
+        data = data.replace(placeholder, get_token(request).encode())
+    return extra, CachedBody(data)

@@ -5,7 +5,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.utils.text import slugify
 
 from accounts.selectors import is_organizer
@@ -107,7 +106,7 @@ def round_overview(request: HttpRequest, round_id: int) -> HttpResponse:
     body = freshness.cached_html(
         request, ("overview", round.pk, sorted(request.GET.lists())), "organizer/_overview_body.html", context
     )
-    return render(request, "organizer/overview.html", {"round": round, "body": body})
+    return freshness.render_page(request, "organizer/overview.html", {"round": round, "body": body})
 
 
 @login_required

@@ -54,7 +54,7 @@ def home(request: HttpRequest) -> HttpResponse:
         lambda: {"rounds": _rounds()},
         tables=(Round._meta.db_table,),
     )
-    return render(request, "home.html", {"body": body})
+    return freshness.render_page(request, "home.html", {"body": body})
 
 
 ORGANIZER_DASHBOARD_ROWS = 25
@@ -79,7 +79,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
         key = ("organizer dashboard", request.user.pk, ORGANIZER_DASHBOARD_ROWS, _times())
         body = freshness.cached_html(request, key, "organizer/_dashboard_body.html", listings)
-        return render(request, "organizer/dashboard.html", {"body": body})
+        return freshness.render_page(request, "organizer/dashboard.html", {"body": body})
     if has_role(request.user, Role.REVIEWER):
         return _reviewer_dashboard(request)
 
@@ -94,7 +94,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     # Rendered once per change of the data or minute of the clock (config/freshness.py).
     key = ("contestant dashboard", request.user.pk, _times())
     body = freshness.cached_html(request, key, "contestant/_dashboard_body.html", context)
-    return render(request, "contestant/dashboard.html", {"body": body})
+    return freshness.render_page(request, "contestant/dashboard.html", {"body": body})
 
 
 @login_required
@@ -152,7 +152,7 @@ def submission_detail(request: HttpRequest, pk: int, number: int | None = None) 
     except SubmissionVersion.DoesNotExist:
         messages.error(request, f"This submission has no version {number}.")
         return redirect("submission_detail", pk=submission.pk)
-    return render(request, "contestant/submission_detail.html", {"title": title, "body": body})
+    return freshness.render_page(request, "contestant/submission_detail.html", {"title": title, "body": body})
 
 
 def _reviews_for_organizers(user, submission: Submission, shown, evidence: dict) -> dict:
@@ -229,7 +229,7 @@ def _reviewer_dashboard(request: HttpRequest) -> HttpResponse:
 
     key = ("reviewer dashboard", request.user.pk, status, round_id, sort, _times())
     body = freshness.cached_html(request, key, "reviewer/_dashboard_body.html", context)
-    return render(request, "reviewer/dashboard.html", {"body": body})
+    return freshness.render_page(request, "reviewer/dashboard.html", {"body": body})
 
 
 @dataclass(frozen=True)

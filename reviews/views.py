@@ -328,7 +328,7 @@ def round_tally(request: HttpRequest, pk: int) -> HttpResponse:
     body = freshness.cached_html(
         request, ("tally", round.pk, page_number), "organizer/_tally_body.html", context
     )
-    return render(request, "organizer/tally.html", {"round": round, "body": body})
+    return freshness.render_page(request, "organizer/tally.html", {"round": round, "body": body})
 
 
 @login_required

@@ -443,3 +443,16 @@ def test_the_home_page_shows_a_round_change_at_once_and_each_viewer_their_own_bu
     open_round.save()
     assert "Submit a task to Renamed round" in contestant.get(home).content.decode()
     assert "Renamed round" in anonymous.get(home).content.decode()
+
+
+def test_a_cached_body_is_sent_as_rendered_whatever_its_characters(client, alice, open_round):
+    """The cached part of a page is kept and sent as UTF-8 bytes, spliced where the page's template puts it."""
+    Round.objects.filter(pk=open_round.pk).update(name="Ronde — 東京 <!--cached body-->")
+    client.force_login(alice)
+    for _ in range(2):  # computed, then from the cache
+        page = client.get(reverse("home"))
+        html = page.content.decode()
+        assert "Ronde — 東京 &lt;!--cached body--&gt;" in html
+        assert "<!--cached body" not in html  # the marker replaced, the name escaped
+        assert html.count("<main") == 1 and html.rstrip().endswith("</html>")
+        assert page["Content-Type"] == "text/html; charset=utf-8"
