@@ -13,7 +13,7 @@ Each write also replaces the stamp of its table: a part of a page cached by the 
 ``tables``) is kept through changes elsewhere (the overview's trends through reviews).
 
 Only with a cache server (Redis, as in production and the tests); the embedded default computes every page.
-Pages that show the time (time left to a deadline) put the minute in their key. The cache failing is never an
+Pages that show the time (time left to a deadline) put what they show of it in their key. The cache failing is never an
 error: the page is computed as if nothing was cached.
 """
 
@@ -281,11 +281,6 @@ def cached(
 def viewer_key() -> tuple[Hashable, ...]:
     """What makes one viewer's rendering of the same data differ: the time zone times are shown in."""
     return (timezone.get_current_timezone_name(),)
-
-
-def minute() -> str:
-    """The current minute, for the key of a page that shows time left."""
-    return timezone.now().strftime("%Y-%m-%dT%H:%M")
 
 
 class CachedBody:

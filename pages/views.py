@@ -10,6 +10,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.timesince import timeuntil
 from django.views.decorators.http import require_http_methods
 
 import contest
@@ -61,11 +62,22 @@ ORGANIZER_DASHBOARD_ROWS = 25
 
 
 def _times() -> tuple:
-    """What of the clock a page with deadlines shows: the minute (time left) and which rounds have opened and
-    closed, to the second (a round opens at any instant)."""
-    rounds = _rounds()
+    """What of the clock a page with deadlines shows: which rounds have opened and closed, to the second (a round
+    opens at any instant), and each deadline's time left as the page writes it ("61 days, 11 hours": a page is
+    computed again when that text changes, each hour while the deadline is days away, each minute in its last
+    day; site.js counts down in between). Not the minute itself: every page of every viewer computed afresh each
+    minute was the slowest of the version page's views under load."""
     now = timezone.now()
-    return (freshness.minute(), tuple((r.pk, r.has_opened(now), r.has_closed(now)) for r in rounds))
+    return tuple(
+        (
+            r.pk,
+            r.has_opened(now),
+            r.has_closed(now),
+            timeuntil(r.closes_at, now, depth=2),
+            r.reviews_close_at and (now > r.reviews_close_at, timeuntil(r.reviews_close_at, now, depth=2)),
+        )
+        for r in _rounds()
+    )
 
 
 @login_required

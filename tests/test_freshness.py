@@ -456,3 +456,31 @@ def test_a_cached_body_is_sent_as_rendered_whatever_its_characters(client, alice
         assert "<!--cached body" not in html  # the marker replaced, the name escaped
         assert html.count("<main") == 1 and html.rstrip().endswith("</html>")
         assert page["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_a_page_is_computed_again_when_the_time_left_it_shows_changes_not_each_minute(
+    client, alice, open_round, monkeypatch
+):
+    client.force_login(alice)
+    url = reverse("dashboard")
+    now = timezone.now()
+    closes_at = open_round.closes_at
+    assert closes_at - now > dt.timedelta(days=2)  # the time left written in days and hours
+
+    def view(at) -> tuple[str, int]:
+        monkeypatch.setattr(timezone, "now", lambda: at)
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(url).content.decode()
+        return html, len(ctx.captured_queries)
+
+    start = closes_at - dt.timedelta(days=2, hours=3, minutes=30)
+    first, computed = view(start)
+    assert "2\xa0days, 3\xa0hours left" in first
+    same_text, cached = view(start + dt.timedelta(minutes=20))  # another minute, the same text
+    assert cached < computed and "2\xa0days, 3\xa0hours left" in same_text
+    an_hour_less, _ = view(start + dt.timedelta(minutes=40))
+    assert "2\xa0days, 2\xa0hours left" in an_hour_less
+    # In the last day the text, and so the page, follows the minutes.
+    last_day = closes_at - dt.timedelta(hours=5, minutes=10, seconds=30)
+    assert "5\xa0hours, 10\xa0minutes left" in view(last_day)[0]
+    assert "5\xa0hours, 9\xa0minutes left" in view(last_day + dt.timedelta(minutes=1))[0]
