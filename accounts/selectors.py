@@ -47,10 +47,10 @@ def _fields() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     return user, team, (*user, *(f"membership__team__{name}" for name in team), "groups__name")
 
 
-def _read(user_id) -> AbstractBaseUser | None:
-    """The user with their roles and team remembered on it (every page's layout shows them): one statement,
-    compiled once per process (``config.rows``; the ORM's compiling of the user's, the roles' and the team's
-    queries cost more than running them), None for no such user."""
+def signed_in_user(user_id) -> AbstractBaseUser | None:
+    """The user a session names (accounts/backends.py) with their roles and team remembered on it (every page's
+    layout shows them): one statement, compiled once per process (``config.rows``; the ORM's compiling of the
+    user's, the roles' and the team's queries cost more than running them), None for no such user."""
     user_fields, team_fields, fields = _fields()
     model = get_user_model()
     found = rows.values_by_key(model, user_id, fields)
@@ -65,13 +65,8 @@ def _read(user_id) -> AbstractBaseUser | None:
     return user
 
 
-def signed_in_user(user_id) -> AbstractBaseUser | None:
-    """The user a session names (accounts/backends.py), their roles and team read along."""
-    return _read(user_id)
-
-
 def _read_roles_and_team(user: AbstractBaseUser) -> None:
-    read = _read(user.pk)
+    read = signed_in_user(user.pk)
     user._contest_roles = read._contest_roles if read else frozenset()
     user._contest_team = read._contest_team if read else None
 

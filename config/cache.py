@@ -12,9 +12,8 @@ class _Client(redis.RedisCacheClient):
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
-        if (
-            id(pool) not in self._clients
-        ):  # a pool lives as long as this object: its id is never reused meanwhile
+        # A pool lives as long as this object: its id is never reused meanwhile.
+        if id(pool) not in self._clients:
             self._clients[id(pool)] = self._client(connection_pool=pool)
         return self._clients[id(pool)]
 

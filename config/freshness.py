@@ -13,8 +13,8 @@ Each write also replaces the stamp of its table: a part of a page cached by the 
 ``tables``) is kept through changes elsewhere (the overview's trends through reviews).
 
 Only with a cache server (Redis, as in production and the tests); the embedded default computes every page.
-Pages that show the time (time left to a deadline) put what they show of it in their key. The cache failing is never an
-error: the page is computed as if nothing was cached.
+Pages that show the time (time left to a deadline) put what they show of it in their key. The cache failing is
+never an error: the page is computed as if nothing was cached.
 """
 
 import hashlib

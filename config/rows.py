@@ -19,9 +19,8 @@ class _Statement:
     using: str  # the database alias
     sql: str  # the key its one parameter
     names: tuple[str, ...]  # the columns' attribute names (or the values' names), in order
-    converters: tuple[
-        tuple[int, tuple, Expression], ...
-    ]  # (column, converters, expression) where the ORM has some
+    # (column, its converters, its expression) for each column the ORM converts
+    converters: tuple[tuple[int, tuple, Expression], ...]
 
 
 @functools.cache
