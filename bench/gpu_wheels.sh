@@ -2,7 +2,7 @@
 # Wheels for bench/gpu.sh, the GPU comparison with lm-evaluation-harness, fetched here into .whl/ (in .gitignore)
 # for a machine that cannot fetch anything: its image has Python 3.12 with torch,
 # numpy, accelerate, peft, scikit-learn, sacrebleu and pyarrow; this brings lm-evaluation-harness and what it
-# needs beyond those, and the engine's own pins (transformers, tokenizers, huggingface_hub, pandas). About 48 MB.
+# needs beyond those, and the engine's own pins (transformers, tokenizers, huggingface_hub, pandas). About 46 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .whl
