@@ -284,12 +284,13 @@ def feedback_for(*, user: AbstractBaseUser, submission: Submission) -> dict | No
     reviewers' comments for the authors. Three queries at most, whatever the number of reviews."""
     if not is_team_member(user=user, submission=submission):
         return None
-    # A task submitted after its round's release has no decision to read yet (releasing needs every award).
+    # Only what a release told the team: an award confirmed after its round's release (a task submitted late)
+    # shows when *Release again* sends its e-mail.
     award = (
         Award.objects.filter(
             submission=submission,
             round__in=rounds_deciding(submission),
-            round__feedback_release__isnull=False,
+            released_at__isnull=False,
         )
         .select_related("round")
         .order_by("-round__deadline", "-round_id")
@@ -409,6 +410,7 @@ def release_feedback(*, round: Round, by: AbstractBaseUser, dry_run: bool = Fals
         )
     with transaction.atomic():
         FeedbackRelease.objects.get_or_create(round=round, defaults={"released_by": by})
+        Award.objects.filter(round=round, released_at__isnull=True).update(released_at=timezone.now())
         for series in ModelSeries.objects.filter(visibility=ModelSeries.Visibility.PRIVATE):
             for covered in covered_rounds(round):
                 SeriesRelease.objects.get_or_create(
@@ -466,6 +468,16 @@ def _enqueue(email_id: int) -> None:
 
 def is_released(*, round: Round) -> bool:
     return FeedbackRelease.objects.filter(round=round).exists()
+
+
+def awards_not_yet_released(*, round: Round) -> list[int]:
+    """The submissions whose award the round's tally confirmed since its release: their teams are told (site
+    and e-mail) when it is released again."""
+    return list(
+        Award.objects.filter(round=round, released_at__isnull=True, round__feedback_release__isnull=False)
+        .order_by("submission_id")
+        .values_list("submission_id", flat=True)
+    )
 
 
 # Sending -------------------------------------------------------------------------------------------------------

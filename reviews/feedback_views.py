@@ -52,6 +52,7 @@ def feedback_round(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "round": round,
             "released": feedback.is_released(round=round),
+            "not_yet_released": feedback.awards_not_yet_released(round=round),
             "blockers": feedback.release_blockers(round=round),
             "submissions": _by_submission(feedback.recipients_of(round=round)),
             "wording": wording,
@@ -123,6 +124,7 @@ def feedback_log(request: HttpRequest, pk: int) -> HttpResponse:
             "round": round,
             "emails": emails,
             "released": feedback.is_released(round=round),
+            "not_yet_released": feedback.awards_not_yet_released(round=round),
             "failed": sum(e.status == FeedbackEmail.Status.FAILED for e in emails),
         },
     )

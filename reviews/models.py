@@ -319,6 +319,9 @@ class Award(models.Model):
     reason = models.TextField(blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(default=timezone.now)
+    # When the round's feedback release told the team (the site and the e-mail say the same from then on); empty
+    # until a release covers it: an award confirmed after the release waits for *Release again*. Final once set.
+    released_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["round", "submission"]

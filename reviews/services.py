@@ -625,7 +625,8 @@ def set_ranks(*, round: Round, ranks: Mapping[int, int | None], by: AbstractBase
 def decide_award(*, round: Round, submission_id: int, tier: str, reason: str, by: AbstractBaseUser) -> Award:
     """Confirm the proposed award of a submission in the round's tally, or override it (a reason is then
     required). Round 1 awards only second and third; the final tally never lowers a round-1 award; no tier is
-    confirmed past its cap. Every decision is recorded in the audit."""
+    confirmed past its cap; an award that the round's feedback release told the team is final. Every decision is
+    recorded in the audit."""
     _organizer(by)
     reason = reason.strip()
     with transaction.atomic():
@@ -634,6 +635,16 @@ def decide_award(*, round: Round, submission_id: int, tier: str, reason: str, by
         line = current.tally.line_of(submission_id)
         if line is None:
             raise ValidationError(f"Submission {submission_id} is not in the tally of {round}.")
+        released = (
+            Award.objects.filter(submission_id=submission_id, round=round, released_at__isnull=False)
+            .values_list("tier", "released_at")
+            .first()
+        )
+        if released:
+            raise ValidationError(
+                f"Its award ({released[0]}) was released to its team on "
+                f"{timezone.localtime(released[1]):%b %-d, %Y %H:%M}: a released award is final."
+            )
         if tier not in tally.AWARDS:
             raise ValidationError(f"An award is one of {', '.join(tally.AWARDS)}, not {tier!r}.")
         if current.number == 1 and tier == Tier.GRAND:

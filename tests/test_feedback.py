@@ -271,21 +271,68 @@ def test_release_is_refused_until_every_award_is_confirmed(world, olga, open_rou
 
 
 @pytest.mark.django_db
-def test_a_task_submitted_after_the_release_shows_no_decision_until_its_award_is_confirmed(
+def test_a_task_submitted_after_the_release_shows_its_decision_when_a_new_release_tells_its_team(
     client, world, olga, open_round, valid_csv, django_capture_on_commit_callbacks
 ):
+    """The site says what the e-mail says, from the same moment: an award confirmed after the release waits for
+    *Release again*, which sends its e-mail (and only its e-mail) and shows it on the version page."""
     from tests.factories import ContestantFactory
 
     _release(open_round, olga, django_capture_on_commit_callbacks)
-    dana = ContestantFactory(username="dana")
+    sent_before = len(mail.outbox)
+    dana = ContestantFactory(username="dana", email="dana@example.org")
     with django_capture_on_commit_callbacks(execute=False):
         late = _submission(dana, open_round, valid_csv, name="Late task")
     client.force_login(dana)
     url = reverse("submission_detail", args=[late.pk])
     page = client.get(url).content.decode()
     assert 'id="feedback"' not in page and "Not accepted" not in page  # nobody has decided anything yet
-    Award.objects.create(submission=late, round=open_round, tier="third", decided_by=olga)
-    assert "Decision: <strong>Third prize" in client.get(url).content.decode()
+
+    client.force_login(olga)
+    client.post(
+        reverse("round_tally_decide", args=[open_round.pk, late.pk]),
+        {"tier": "accepted", "reason": "Late, but sound"},
+    )
+    assert Award.objects.get(submission=late).released_at is None
+    console = client.get(reverse("feedback_round", args=[open_round.pk])).content.decode()
+    assert 'id="not-yet-released"' in console and f"#{late.pk}" in console
+    client.force_login(dana)
+    assert 'id="feedback"' not in client.get(url).content.decode()  # confirmed, but not told yet
+
+    outcome = _release(open_round, olga, django_capture_on_commit_callbacks)
+    assert outcome.created == 1 and [m.to for m in mail.outbox[sent_before:]] == [["dana@example.org"]]
+    assert "Decision: <strong>Accepted" in client.get(url).content.decode()
+    client.force_login(olga)
+    assert (
+        'id="not-yet-released"'
+        not in client.get(reverse("feedback_round", args=[open_round.pk])).content.decode()
+    )
+
+
+@pytest.mark.django_db
+def test_an_award_once_released_is_final_and_the_tally_says_so(
+    client, world, alice, olga, open_round, django_capture_on_commit_callbacks
+):
+    ours, _ = world
+    _release(open_round, olga, django_capture_on_commit_callbacks)
+    award = Award.objects.get(submission=ours, round=open_round)
+    assert award.released_at is not None and award.released_at >= award.decided_at
+    client.force_login(olga)
+    tally_url = reverse("round_tally", args=[open_round.pk])
+    assert "Released to the team" in client.get(tally_url).content.decode()
+
+    answer = client.post(
+        reverse("round_tally_decide", args=[open_round.pk, ours.pk]),
+        {"tier": "third", "reason": "changed our mind"},
+        follow=True,
+    )
+    page = answer.content.decode()
+    assert f"Submission {ours.pk}: Its award (second) was released to its team on" in page
+    assert "a released award is final" in page
+    assert Award.objects.get(pk=award.pk).tier == "second"
+    client.force_login(alice)  # the team still reads what its e-mail said
+    version_page = client.get(reverse("submission_detail", args=[ours.pk])).content.decode()
+    assert "Second prize ($20,000)" in version_page
 
 
 @pytest.mark.django_db
