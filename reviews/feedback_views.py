@@ -124,7 +124,6 @@ def feedback_log(request: HttpRequest, pk: int) -> HttpResponse:
             "round": round,
             "emails": emails,
             "released": feedback.is_released(round=round),
-            "not_yet_released": feedback.awards_not_yet_released(round=round),
             "failed": sum(e.status == FeedbackEmail.Status.FAILED for e in emails),
         },
     )
