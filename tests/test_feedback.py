@@ -319,7 +319,7 @@ def test_an_award_once_released_is_final_and_the_tally_says_so(
     assert award.released_at is not None and award.released_at >= award.decided_at
     client.force_login(olga)
     tally_url = reverse("round_tally", args=[open_round.pk])
-    assert "Released to the team" in client.get(tally_url).content.decode()
+    assert "Final: released to the team" in client.get(tally_url).content.decode()
 
     answer = client.post(
         reverse("round_tally_decide", args=[open_round.pk, ours.pk]),
