@@ -281,7 +281,9 @@ def rounds_deciding(submission: Submission) -> list[Round]:
 def feedback_for(*, user: AbstractBaseUser, submission: Submission) -> dict | None:
     """What the version page shows the team of the submission once feedback about it is released and its
     award decided (None before, and for anyone else): the tier of the latest released decision and the
-    reviewers' comments for the authors. Three queries at most, whatever the number of reviews."""
+    reviewers' comments for the authors; or, for a task still competing in a round released without it
+    (submitted late), that its decision comes with a later release (``pending``). Three queries at most with a
+    decision, whatever the number of reviews; four for a pending one."""
     if not is_team_member(user=user, submission=submission):
         return None
     # Only what a release told the team: an award confirmed after its round's release (a task submitted late)
@@ -297,7 +299,10 @@ def feedback_for(*, user: AbstractBaseUser, submission: Submission) -> dict | No
         .first()
     )
     if award is None:
-        return None
+        release = FeedbackRelease.objects.filter(round=submission.round_id).first()
+        if release is None or submission.pk in out_of_decisions(round_ids=[submission.round_id]):
+            return None
+        return {"pending": True, "round": submission.round.name, "released_at": release.released_at}
     return {
         "round": award.round.name,
         "final": award.round_id != submission.round_id,

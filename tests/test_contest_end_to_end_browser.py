@@ -389,8 +389,11 @@ def test_the_whole_contest_on_the_embedded_default(page: Page, embedded: Embedde
 
     expect(page.get_by_text(f"“{ANSWERS['Task name']}” is submitted to Round 1")).to_be_visible()
     version_url = page.url
-    # Round 1's feedback is released in the demo; nothing is decided about this task yet, so none is shown.
-    expect(page.get_by_role("region", name="Feedback", exact=True)).to_have_count(0)
+    # Round 1's feedback is released in the demo; nothing is decided about this task yet: the page says it comes
+    # with a later release.
+    pending = page.get_by_role("region", name="Feedback", exact=True)
+    expect(pending).to_contain_text("before a decision on this task")
+    expect(pending).not_to_contain_text("Decision")
     evaluation = page.get_by_role("region", name="Evaluation")
     journey.at_phone_width("submitted-queued", evaluation)
     # The page polls the runs and draws the plots as they finish: the contestant waits for the last one.

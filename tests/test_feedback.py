@@ -286,7 +286,9 @@ def test_a_task_submitted_after_the_release_shows_its_decision_when_a_new_releas
     client.force_login(dana)
     url = reverse("submission_detail", args=[late.pk])
     page = client.get(url).content.decode()
-    assert 'id="feedback"' not in page and "Not accepted" not in page  # nobody has decided anything yet
+    assert "Not accepted" not in page and "Decision" not in page  # nobody has decided anything yet
+    # The team learns why the round's feedback, out already, says nothing of its task.
+    assert "was released on" in page and "before a decision on this task" in page
 
     client.force_login(olga)
     client.post(
@@ -297,16 +299,35 @@ def test_a_task_submitted_after_the_release_shows_its_decision_when_a_new_releas
     console = client.get(reverse("feedback_round", args=[open_round.pk])).content.decode()
     assert 'id="not-yet-released"' in console and f"#{late.pk}" in console
     client.force_login(dana)
-    assert 'id="feedback"' not in client.get(url).content.decode()  # confirmed, but not told yet
+    waiting = client.get(url).content.decode()  # confirmed, but not told yet
+    assert "before a decision on this task" in waiting and "Accepted" not in waiting
 
     outcome = _release(open_round, olga, django_capture_on_commit_callbacks)
     assert outcome.created == 1 and [m.to for m in mail.outbox[sent_before:]] == [["dana@example.org"]]
-    assert "Decision: <strong>Accepted" in client.get(url).content.decode()
+    told = client.get(url).content.decode()
+    assert "Decision: <strong>Accepted" in told and "before a decision on this task" not in told
     client.force_login(olga)
     assert (
         'id="not-yet-released"'
         not in client.get(reverse("feedback_round", args=[open_round.pk])).content.decode()
     )
+
+
+@pytest.mark.django_db
+def test_a_task_withdrawn_after_the_release_is_not_promised_a_decision(
+    client, world, olga, open_round, valid_csv, django_capture_on_commit_callbacks
+):
+    from submissions.services import withdraw_submission
+    from tests.factories import ContestantFactory
+
+    _release(open_round, olga, django_capture_on_commit_callbacks)
+    dana = ContestantFactory(username="dana")
+    with django_capture_on_commit_callbacks(execute=False):
+        late = _submission(dana, open_round, valid_csv, name="Late task")
+    withdraw_submission(user=dana, submission=late, reason="not ready")
+    client.force_login(dana)
+    page = client.get(reverse("submission_detail", args=[late.pk])).content.decode()
+    assert 'id="feedback"' not in page and "before a decision on this task" not in page
 
 
 @pytest.mark.django_db
