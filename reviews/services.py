@@ -635,15 +635,11 @@ def decide_award(*, round: Round, submission_id: int, tier: str, reason: str, by
         line = current.tally.line_of(submission_id)
         if line is None:
             raise ValidationError(f"Submission {submission_id} is not in the tally of {round}.")
-        released = (
-            Award.objects.filter(submission_id=submission_id, round=round, released_at__isnull=False)
-            .values_list("tier", "released_at")
-            .first()
-        )
-        if released:
+        confirmed = next(row.award for row in current.rows if row.line.submission == submission_id)
+        if confirmed and confirmed.released_at:
             raise ValidationError(
-                f"Its award ({released[0]}) was released to its team on "
-                f"{timezone.localtime(released[1]):%b %-d, %Y %H:%M}: a released award is final."
+                f"Its award ({confirmed.tier}) was released to its team on "
+                f"{timezone.localtime(confirmed.released_at):%b %-d, %Y %H:%M}: a released award is final."
             )
         if tier not in tally.AWARDS:
             raise ValidationError(f"An award is one of {', '.join(tally.AWARDS)}, not {tier!r}.")
